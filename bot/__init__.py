@@ -1,0 +1,1 @@
+"""Resource-focused work-supervision reflection bot for Telegram."""

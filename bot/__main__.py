@@ -20,6 +20,8 @@ def setup_logging(level: str) -> None:
     # python-telegram-bot prints whole updates (with message text) at DEBUG.
     logging.getLogger("telegram").setLevel(max(logging.INFO, logging.getLevelName(level)))
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # aiosqlite logs every statement with its parameters (answer texts) at DEBUG.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 
 def _settings(config: Path | None) -> Settings:

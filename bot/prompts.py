@@ -44,7 +44,6 @@ TEXTS: Mapping[str, frozenset[str]] = MappingProxyType(
         "help": frozenset(),
         "opening_hint": frozenset(),
         "more_invitation": frozenset(),
-        "skipped": frozenset(),
         "closing_enough": frozenset(),
         "finished": frozenset(),
         "resume": frozenset(),
@@ -61,7 +60,6 @@ TEXTS: Mapping[str, frozenset[str]] = MappingProxyType(
         "contact_card": frozenset({"name"}),
         "contact_missing": frozenset(),
         "error": frozenset(),
-        "scale_invalid": frozenset(),
     }
 )
 CUES = ("heavy", "success")

@@ -11,8 +11,7 @@ from bot.config import ConfigError, load_settings
 TOKEN = "123456:TEST-token-for-offline-tests-only"
 
 
-def test_defaults_without_token_are_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                                          ) -> None:
+def test_defaults_without_token_are_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     settings = load_settings(env={})
     assert settings.token is None
@@ -23,15 +22,17 @@ def test_defaults_without_token_are_valid(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_environment_values(tmp_path: Path) -> None:
-    settings = load_settings(env={
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "BOT_DATABASE": str(tmp_path / "x.sqlite3"),
-        "SUPERVISOR_PHONE": "+358 40 095 9474",
-        "SUPERVISOR_NAME": "Maija Ohjaaja",
-        "SUPERVISOR_IDS": "42, 43",
-        "BOT_API_BASE_URL": "http://127.0.0.1:8081/bot",
-        "BOT_DEFAULT_LANGUAGE": "EN",
-    })
+    settings = load_settings(
+        env={
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "BOT_DATABASE": str(tmp_path / "x.sqlite3"),
+            "SUPERVISOR_PHONE": "+358 40 095 9474",
+            "SUPERVISOR_NAME": "Maija Ohjaaja",
+            "SUPERVISOR_IDS": "42, 43",
+            "BOT_API_BASE_URL": "http://127.0.0.1:8081/bot",
+            "BOT_DEFAULT_LANGUAGE": "EN",
+        }
+    )
     assert settings.require_token() == TOKEN
     assert settings.supervisor_phone == "+358400959474"
     assert settings.supervisor_ids == frozenset({42, 43})
@@ -55,18 +56,27 @@ def test_yaml_file_and_env_override(tmp_path: Path) -> None:
 def test_every_problem_is_listed_and_token_not_shown(tmp_path: Path) -> None:
     bad_token = "not-a-token-secret-value"
     with pytest.raises(ConfigError) as caught:
-        load_settings(env={
-            "TELEGRAM_BOT_TOKEN": bad_token,
-            "SUPERVISOR_PHONE": "0400 123",
-            "SUPERVISOR_IDS": "12,abc",
-            "BOT_DEFAULT_LANGUAGE": "de",
-            "BOT_PROMPTS_DIR": str(tmp_path / "missing"),
-            "BOT_API_BASE_URL": "ftp://x",
-            "BOT_LOG_LEVEL": "LOUD",
-        })
+        load_settings(
+            env={
+                "TELEGRAM_BOT_TOKEN": bad_token,
+                "SUPERVISOR_PHONE": "0400 123",
+                "SUPERVISOR_IDS": "12,abc",
+                "BOT_DEFAULT_LANGUAGE": "de",
+                "BOT_PROMPTS_DIR": str(tmp_path / "missing"),
+                "BOT_API_BASE_URL": "ftp://x",
+                "BOT_LOG_LEVEL": "LOUD",
+            }
+        )
     message = str(caught.value)
-    for name in ("token", "supervisor_phone", "supervisor_ids", "default_language",
-                 "prompts_dir", "api_base_url", "log_level"):
+    for name in (
+        "token",
+        "supervisor_phone",
+        "supervisor_ids",
+        "default_language",
+        "prompts_dir",
+        "api_base_url",
+        "log_level",
+    ):
         assert f"{name}:" in message
     assert len(caught.value.problems) == 7
     assert bad_token not in message

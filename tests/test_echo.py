@@ -52,8 +52,16 @@ def test_cues(fi: PromptSet) -> None:
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("7", 7), ("ehkä 6", 6), ("10/10", 10), ("0", 0), ("6,5", 6), ("en tiedä", None),
-     ("11", None), ("100", None)],
+    [
+        ("7", 7),
+        ("ehkä 6", 6),
+        ("10/10", 10),
+        ("0", 0),
+        ("6,5", 6),
+        ("en tiedä", None),
+        ("11", None),
+        ("100", None),
+    ],
 )
 def test_find_scale(text: str, value: int | None) -> None:
     assert find_scale(text) == value

@@ -101,9 +101,10 @@ def test_scaling_follow_ups_carry_the_number(fi: PromptSet) -> None:
     assert "7" in question(step_up)
 
 
-@pytest.mark.parametrize(("value", "stage_after", "next_stage"),
-                         [(0, "scaling_zero", "scaling_step"),
-                          (10, "scaling_followup", "scaling_top")])
+@pytest.mark.parametrize(
+    ("value", "stage_after", "next_stage"),
+    [(0, "scaling_zero", "scaling_step"), (10, "scaling_followup", "scaling_top")],
+)
 def test_scaling_edges(fi: PromptSet, value: int, stage_after: str, next_stage: str) -> None:
     engine = Engine(fi)
     step = engine.handle(engine.start(seed=5).state, Answer("ok"))

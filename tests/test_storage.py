@@ -65,11 +65,13 @@ async def test_answers_survive_reopening(tmp_path: Path) -> None:
     store = Storage(path)
     await store.open()
     await store.ensure_user(1, "fi")
-    reflection = await store.start_reflection(1, '{"turn": 1}', update_id=10,
-                                              entry=entry("ensimmäinen"))
+    reflection = await store.start_reflection(
+        1, '{"turn": 1}', update_id=10, entry=entry("ensimmäinen")
+    )
     assert reflection is not None
-    assert await store.record_step(reflection.id, '{"turn": 2}', update_id=11,
-                                   entry=entry("toinen", scale=6))
+    assert await store.record_step(
+        reflection.id, '{"turn": 2}', update_id=11, entry=entry("toinen", scale=6)
+    )
     await store.close()
 
     again = Storage(path)
@@ -107,8 +109,7 @@ async def test_finishing_sets_status_and_end_time(storage: Storage) -> None:
     await storage.ensure_user(1, "fi")
     reflection = await storage.start_reflection(1, "{}")
     assert reflection is not None
-    await storage.record_step(reflection.id, "{}", update_id=None, status="finished",
-                              theme="muu")
+    await storage.record_step(reflection.id, "{}", update_id=None, status="finished", theme="muu")
     done = await storage.reflection(1, reflection.id)
     assert done is not None and done.status == "finished" and done.theme == "muu"
     assert await storage.active_reflection(1) is None

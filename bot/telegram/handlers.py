@@ -34,11 +34,16 @@ class Handlers:
 
     # --- helpers -------------------------------------------------------------------------
     async def _who(self, update: Update) -> tuple[int, int, str, PromptSet] | None:
-        user, chat = update.effective_user, update.effective_chat
-        if user is None or chat is None:
+        """User id, the chat to answer in, language and texts.
+
+        Replies always go to the user's own private chat (its id is the user id), never to a
+        chat named in a callback's message, so a forged press cannot route text elsewhere.
+        """
+        user = update.effective_user
+        if user is None or user.is_bot:
             return None
         language = await self.service.language(user.id, user.language_code)
-        return user.id, chat.id, language, self.service.texts(language)
+        return user.id, user.id, language, self.service.texts(language)
 
     @staticmethod
     async def _send(context: Context, chat_id: int, reply: Reply) -> None:

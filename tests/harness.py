@@ -1,0 +1,140 @@
+"""Run the real Application against the local Bot API stand-in, and read what the bot sent."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application
+
+from bot.config import Settings, load_settings
+from bot.prompts import PromptSet, load_prompts
+from bot.storage import Storage
+from bot.telegram.app import build_application
+from tests.botapi_standin import BotApiStandIn, FakeUser
+from tests.conftest import PROMPTS_DIR
+
+TOKEN = "123456:TEST-token-for-offline-tests-only"
+SUPERVISOR_PHONE = "+358400959474"
+
+
+def settings_for(standin: BotApiStandIn, database: Path, **overrides: Any) -> Settings:
+    settings = load_settings(
+        env={
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "BOT_DATABASE": str(database),
+            "BOT_PROMPTS_DIR": str(PROMPTS_DIR),
+            "SUPERVISOR_NAME": "Maija Ohjaaja",
+            "SUPERVISOR_PHONE": SUPERVISOR_PHONE,
+            "BOT_API_BASE_URL": standin.base_url,
+            "BOT_API_FILE_URL": standin.base_file_url,
+        }
+    )
+    return dataclasses.replace(settings, **overrides)
+
+
+class Harness:
+    """A stand-in server plus a bot that can be stopped and started again on the same data."""
+
+    def __init__(self, standin: BotApiStandIn, database: Path) -> None:
+        self.standin = standin
+        self.database = database
+        self.settings = settings_for(standin, database)
+        self.prompts: dict[str, PromptSet] = load_prompts(PROMPTS_DIR)
+        self.app: Application | None = None  # type: ignore[type-arg]
+        self._seeds = count(1)
+
+    async def start_bot(self) -> None:
+        app = build_application(self.settings, self.prompts, seeds=lambda: next(self._seeds))
+        # the same order as Application.run_polling
+        await app.initialize()
+        if app.post_init is not None:
+            await app.post_init(app)
+        assert app.updater is not None
+        await app.updater.start_polling(
+            poll_interval=0.0, timeout=1, allowed_updates=Update.ALL_TYPES
+        )
+        await app.start()
+        self.app = app
+
+    async def stop_bot(self) -> None:
+        app, self.app = self.app, None
+        if app is None:
+            return
+        assert app.updater is not None
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
+
+    async def say(self, user: FakeUser, text: str, replies: int = 1) -> list[dict[str, Any]]:
+        """Send a text and wait for the bot's replies to it."""
+        self.standin.send_text(user, text)
+        return await self.standin.wait_outgoing(user.id, replies)
+
+    async def press(
+        self, user: FakeUser, message: dict[str, Any], data: str, replies: int = 1
+    ) -> list[dict[str, Any]]:
+        self.standin.press(user, message, data)
+        if replies == 0:
+            await self.standin.wait_idle()
+            return []
+        return await self.standin.wait_outgoing(user.id, replies)
+
+    @asynccontextmanager
+    async def storage(self) -> AsyncIterator[Storage]:
+        """A second connection to the bot's database, for checking what was stored."""
+        store = Storage(self.database)
+        await store.open()
+        try:
+            yield store
+        finally:
+            await store.close()
+
+
+async def answer_to(standin: BotApiStandIn, pressed: dict[str, Any]) -> dict[str, Any]:
+    """The bot's answerCallbackQuery for a pressed button (waits for it)."""
+    query_id = pressed["callback_query"]["id"]
+    call = await standin.wait_call(
+        "answerCallbackQuery", lambda c: str(c.params.get("callback_query_id")) == query_id
+    )
+    return call.params
+
+
+def buttons(message: dict[str, Any]) -> dict[str, str]:
+    """Callback data of a bot message's inline buttons, keyed by label."""
+    markup = message.get("reply_markup") or {}
+    return {
+        b["text"]: b["callback_data"]
+        for row in markup.get("inline_keyboard", [])
+        for b in row
+        if "callback_data" in b
+    }
+
+
+def button_data(message: dict[str, Any], suffix: str) -> str:
+    """The callback data of the button whose data ends with `suffix` (e.g. ':enough')."""
+    matches = [d for d in buttons(message).values() if d.endswith(suffix)]
+    assert len(matches) == 1, (suffix, buttons(message))
+    return matches[0]
+
+
+def transcript(standin: BotApiStandIn, user: FakeUser) -> str:
+    """What the worker and the bot said, in order, for reading a run."""
+    lines = []
+    for call in standin.calls:
+        if call.method == "sendMessage" and int(call.params["chat_id"]) == user.id:
+            lines.append(f"botti: {call.params['text']}")
+            for label in buttons({"reply_markup": call.params.get("reply_markup")}):
+                lines.append(f"       [{label}]")
+        elif call.method == "sendContact":
+            lines.append(
+                f"botti: <yhteystieto {call.params['first_name']} {call.params['phone_number']}>"
+            )
+    return "\n".join(lines)

@@ -89,3 +89,10 @@ def test_unknown_key_and_missing_file(tmp_path: Path) -> None:
         load_settings(env={}, config_file=config)
     with pytest.raises(ConfigError, match="config file not found"):
         load_settings(env={"BOT_CONFIG": str(tmp_path / "nope.yaml")})
+
+
+def test_tracked_example_config_is_valid() -> None:
+    example = Path(__file__).resolve().parent.parent / "config.example.yaml"
+    settings = load_settings(env={}, config_file=example)
+    assert settings.supervisor_phone == "+358400959474"
+    assert settings.token is None

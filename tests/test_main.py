@@ -46,6 +46,7 @@ async def test_process_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
             standin.send_text(WORKER, "/start")
             intro, opening = await standin.wait_outgoing(WORKER.id, 2, timeout=10)
             assert "Eero" in intro["text"]
+            assert opening["reply_markup"]["inline_keyboard"]  # theme doors
             standin.send_text(WORKER, "Yksityinen-vastaus-77 kertoo työstäni")
             (echo,) = await standin.wait_outgoing(WORKER.id, timeout=10)
             assert "Yksityinen-vastaus" in echo["text"]
@@ -71,7 +72,7 @@ async def test_without_token_it_says_what_to_do(tmp_path: Path) -> None:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=20)
+    _, err = await asyncio.wait_for(process.communicate(), timeout=20)
     assert process.returncode == 2
     assert b"@BotFather" in err and b"python -m bot try" in err
 

@@ -48,7 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     tryout = sub.add_parser("try", help="chat with the dialogue engine in this terminal")
     tryout.add_argument("--lang", default=None, help="fi, sv or en")
     sub.add_parser("check", help="validate settings and prompt files, then exit")
+    sub.add_parser("keygen", help="print a new master key for BOT_MASTER_KEY")
     args = parser.parse_args(argv)
+    if args.command == "keygen":
+        from bot.crypto import generate
+
+        print(generate())
+        return 0
 
     settings = _settings(args.config)
     setup_logging(settings.log_level)
@@ -73,10 +79,22 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from telegram import Update
 
+    from bot.crypto import CryptoError, MasterKey
     from bot.telegram.app import build_application
 
-    app = build_application(settings, prompts)
-    logging.getLogger(__name__).info("bot_starting database=%s", settings.database)
+    log = logging.getLogger(__name__)
+    try:
+        master, created = MasterKey.from_settings(settings.master_key, settings.key_file)
+    except (CryptoError, OSError) as exc:
+        print(f"Master key problem: {exc}", file=sys.stderr)
+        return 2
+    if created:
+        log.warning(
+            "master_key_created file=%s (back it up: without it the data cannot be read)",
+            settings.key_file,
+        )
+    app = build_application(settings, prompts, master)
+    log.info("bot_starting database=%s", settings.database)
     app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
     return 0
 

@@ -14,6 +14,7 @@ import yaml
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PROMPTS_DIR = PROJECT_ROOT / "prompts"
 DEFAULT_DATABASE = Path("data") / "tyonohjaus.sqlite3"
+DEFAULT_KEY_FILE = Path("data") / "master.key"
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_API_FILE_URL = "https://api.telegram.org/file/bot"
 SUPPORTED_LANGUAGES = ("fi", "sv", "en")
@@ -34,6 +35,9 @@ ENV_VARS: Mapping[str, str] = {
     "api_base_url": "BOT_API_BASE_URL",
     "api_file_url": "BOT_API_FILE_URL",
     "log_level": "BOT_LOG_LEVEL",
+    "master_key": "BOT_MASTER_KEY",
+    "key_file": "BOT_KEY_FILE",
+    "invite_only": "BOT_INVITE_ONLY",
 }
 CONFIG_FILE_ENV = "BOT_CONFIG"
 DEFAULT_CONFIG_FILE = Path("config.yaml")
@@ -61,6 +65,9 @@ class Settings:
     api_base_url: str
     api_file_url: str
     log_level: str
+    master_key: str | None = None
+    key_file: Path = DEFAULT_KEY_FILE
+    invite_only: bool = False
 
     def require_token(self) -> str:
         """Return the token or raise a ConfigError that says how to get one."""
@@ -190,6 +197,16 @@ def load_settings(
     if not prompts_dir.is_dir():
         problems.append(f"prompts_dir: {prompts_dir} is not a directory")
 
+    master_key = values.get("master_key")
+    if master_key is not None and not re.match(r"^[A-Za-z0-9_-]{43}=$", str(master_key)):
+        problems.append(
+            "master_key: must be 32 bytes in url-safe base64 (44 characters, as printed by "
+            "python -m bot keygen); the value is not shown here"
+        )
+    invite_raw = str(values.get("invite_only", "false")).strip().lower()
+    if invite_raw not in ("true", "false", "1", "0", "yes", "no"):
+        problems.append(f"invite_only: {invite_raw!r} must be true or false")
+
     name = str(values.get("supervisor_name", "")).strip()
     settings = Settings(
         token=token or None,
@@ -206,6 +223,9 @@ def load_settings(
             values.get("api_file_url", DEFAULT_API_FILE_URL), "api_file_url", problems
         ),
         log_level=level,
+        master_key=str(master_key) if master_key is not None else None,
+        key_file=Path(str(values.get("key_file", DEFAULT_KEY_FILE))),
+        invite_only=invite_raw in ("true", "1", "yes"),
     )
     if problems:
         raise ConfigError(problems)

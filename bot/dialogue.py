@@ -184,7 +184,11 @@ class Engine:
         b = self.prompts.buttons
         return Turn(
             self.prompts.text("finished"),
-            ((Button(b["contact"], "contact"),), (Button(b["new"], "new"),)),
+            (
+                (Button(b["share"], "share"),),
+                (Button(b["contact"], "contact"),),
+                (Button(b["new"], "new"),),
+            ),
         )
 
     # --- choosing questions --------------------------------------------------------------

@@ -35,8 +35,43 @@ REQUIRED_PLACEHOLDERS: Mapping[str, frozenset[str]] = MappingProxyType(
         "scaling_step": frozenset({"above"}),
     }
 )
-BUTTONS = ("skip", "more", "enough", "contact", "new", "delete", "continue", "restart")
-COMMANDS = ("start", "pohdi", "yhteys", "peru", "apua")
+BUTTONS = (
+    "skip",
+    "more",
+    "enough",
+    "contact",
+    "new",
+    "delete",
+    "continue",
+    "restart",
+    "share",
+    "unshare",
+    "share_confirm",
+    "cancel_action",
+    "delete_one",
+    "delete_confirm",
+    "erase",
+    "erase_confirm",
+    "export",
+    "back",
+    "newer",
+    "older",
+    "open_shared",
+)
+# Command names are the same in every language; the files give their menu descriptions.
+WORKER_COMMANDS = (
+    "start",
+    "pohdi",
+    "omat",
+    "yhteys",
+    "peru",
+    "tietosuoja",
+    "vie",
+    "poista",
+    "apua",
+)
+SUPERVISOR_COMMANDS = ("jaetut", "kooste", "kutsu")
+COMMANDS = WORKER_COMMANDS + SUPERVISOR_COMMANDS
 # text key -> placeholders it may use
 TEXTS: Mapping[str, frozenset[str]] = MappingProxyType(
     {
@@ -60,6 +95,46 @@ TEXTS: Mapping[str, frozenset[str]] = MappingProxyType(
         "contact_card": frozenset({"name"}),
         "contact_missing": frozenset(),
         "error": frozenset(),
+        "date_format": frozenset(),
+        "no_theme": frozenset(),
+        "continued_label": frozenset(),
+        "own_list": frozenset({"page", "pages"}),
+        "own_empty": frozenset(),
+        "shared_mark": frozenset(),
+        "opened_mark": frozenset({"date"}),
+        "own_status_private": frozenset(),
+        "own_status_shared": frozenset({"date"}),
+        "own_status_opened": frozenset({"date", "opened"}),
+        "share_preview": frozenset({"name"}),
+        "share_question": frozenset(),
+        "shared_done": frozenset(),
+        "unshared_done": frozenset(),
+        "share_not_ready": frozenset(),
+        "share_unavailable": frozenset(),
+        "delete_question": frozenset(),
+        "nothing_changed": frozenset(),
+        "erase_question": frozenset({"reflections", "answers"}),
+        "erased": frozenset(),
+        "export_caption": frozenset(),
+        "export_empty": frozenset(),
+        "export_title": frozenset(),
+        "privacy": frozenset({"reflections", "answers", "shared"}),
+        "not_supervisor": frozenset(),
+        "supervisor_list": frozenset({"page", "pages"}),
+        "supervisor_empty": frozenset(),
+        "share_notification": frozenset({"name", "title"}),
+        "worker_unnamed": frozenset(),
+        "digest_title": frozenset(),
+        "digest_since": frozenset({"date"}),
+        "digest_all": frozenset(),
+        "digest_caption": frozenset({"count"}),
+        "digest_empty": frozenset(),
+        "digest_bad_date": frozenset(),
+        "invite_created": frozenset({"days", "link"}),
+        "invite_welcome": frozenset(),
+        "invite_invalid": frozenset(),
+        "invite_only": frozenset(),
+        "claim_done": frozenset(),
     }
 )
 CUES = ("heavy", "success")

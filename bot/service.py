@@ -87,6 +87,16 @@ class ReflectionService:
             self._languages[user_id] = known
         return known
 
+    async def registered(self, user_id: int) -> bool:
+        return user_id in self._languages or await self.storage.is_user(user_id)
+
+    async def erase(self, user_id: int) -> bool:
+        """Erase everything of the user, their key included; they start fresh next time."""
+        async with self._user(user_id):
+            erased = await self.storage.erase_user(user_id)
+            self._languages.pop(user_id, None)
+            return erased
+
     def texts(self, language: str) -> PromptSet:
         return self.prompts.get(language) or self.prompts[self.default_language]
 
@@ -221,7 +231,7 @@ class ReflectionService:
         if not step.accepted:
             return Reply(step.turns, reflection.id, state.turn)
         fresh = await self.storage.record_step(
-            reflection.id,
+            reflection,
             step.state.to_json(),
             update_id=update_id,
             entry=_entry(step.record),

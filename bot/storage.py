@@ -1,4 +1,8 @@
-"""SQLite repository (aiosqlite): migrations by PRAGMA user_version, WAL, one writer."""
+"""SQLite repository (aiosqlite): migrations by PRAGMA user_version, WAL, one writer.
+
+Texts a worker wrote, and questions that quote them, are sealed with the worker's data key
+(bot.crypto) before they are written; callers only ever see plain dataclasses.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +16,16 @@ from pathlib import Path
 
 import aiosqlite
 
+from bot.crypto import MasterKey, Sealer, new_data_key
+
 # Each entry moves the schema one version up; never edit a released step, append a new one.
 MIGRATIONS: Sequence[str] = (
-    # 1: users, reflections and the answers in them
+    # 1: users with their wrapped data key, reflections and the sealed answers in them
     """
     CREATE TABLE users (
         id INTEGER PRIMARY KEY,              -- Telegram user id
         language TEXT NOT NULL,
+        wrapped_key BLOB NOT NULL,           -- the user's data key, sealed by the master key
         created_at TEXT NOT NULL
     );
     CREATE TABLE reflections (
@@ -26,7 +33,7 @@ MIGRATIONS: Sequence[str] = (
         user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
         theme TEXT,
         status TEXT NOT NULL CHECK (status IN ('active', 'finished', 'cancelled')),
-        state TEXT NOT NULL,                 -- the dialogue engine's state as JSON
+        state BLOB NOT NULL,                 -- sealed JSON of the dialogue engine's state
         started_at TEXT NOT NULL,
         ended_at TEXT
     );
@@ -36,8 +43,8 @@ MIGRATIONS: Sequence[str] = (
         reflection_id INTEGER NOT NULL REFERENCES reflections(id) ON DELETE CASCADE,
         question_id TEXT NOT NULL,
         stage TEXT NOT NULL,
-        question TEXT NOT NULL,
-        answer TEXT NOT NULL,
+        question BLOB NOT NULL,              -- sealed: echo questions quote the worker
+        answer BLOB NOT NULL,                -- sealed
         scale INTEGER CHECK (scale BETWEEN 0 AND 10),
         continued INTEGER NOT NULL DEFAULT 0,
         created_at TEXT NOT NULL
@@ -52,10 +59,42 @@ MIGRATIONS: Sequence[str] = (
         handled_at TEXT NOT NULL
     );
     """,
+    # 3: sharing with the supervisor, supervisors, invites
+    """
+    ALTER TABLE reflections ADD COLUMN shared_at TEXT;
+    ALTER TABLE reflections ADD COLUMN opened_at TEXT;   -- first opened by the supervisor
+    CREATE INDEX reflections_shared ON reflections(shared_at) WHERE shared_at IS NOT NULL;
+    ALTER TABLE users ADD COLUMN display_name BLOB;      -- sealed; set when the worker shares
+    ALTER TABLE users ADD COLUMN supervisor_id INTEGER;  -- from an invite link
+    CREATE TABLE supervisors (
+        user_id INTEGER PRIMARY KEY,
+        claimed_at TEXT NOT NULL,
+        last_digest_at TEXT
+    );
+    CREATE TABLE invites (
+        code_hash TEXT PRIMARY KEY,
+        supervisor_id INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        used_by INTEGER,
+        used_at TEXT
+    );
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Telegram hands out update ids in increasing order; far older ids can be forgotten.
 _KEEP_UPDATES = 10_000
+# Contexts that bind each sealed value to its column (and, through the sealer, to its user).
+_STATE, _QUESTION, _ANSWER, _NAME = (
+    "reflections.state",
+    "entries.question",
+    "entries.answer",
+    ("users.display_name"),
+)
 
 
 class StorageError(Exception):
@@ -71,6 +110,8 @@ class Reflection:
     state: str
     started_at: str
     ended_at: str | None
+    shared_at: str | None = None
+    opened_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,17 +137,45 @@ class NewEntry:
     continued: bool = False
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+@dataclass(frozen=True)
+class Summary:
+    """A line in a list of reflections."""
+
+    reflection: Reflection
+    first_words: str
+    answers: int
+
+
+@dataclass(frozen=True)
+class SharedItem:
+    """A reflection a worker shared, as a supervisor may see it."""
+
+    reflection: Reflection
+    worker_id: int
+    worker_name: str
+    entries: tuple[Entry, ...]
+
+
+@dataclass(frozen=True)
+class DataCounts:
+    reflections: int
+    answers: int
+    shared: int
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 class Storage:
     """The only place that speaks SQL. Every write is one `BEGIN IMMEDIATE` transaction."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, master: MasterKey) -> None:
         self.path = path
+        self._master = master
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self._sealers: dict[int, Sealer] = {}
 
     # --- life cycle ----------------------------------------------------------------------
     async def open(self, *, target_version: int = SCHEMA_VERSION) -> None:
@@ -117,17 +186,21 @@ class Storage:
             await db.execute("PRAGMA journal_mode = WAL")
             await db.execute("PRAGMA synchronous = FULL")
             await db.execute("PRAGMA foreign_keys = ON")
+            await db.execute("PRAGMA secure_delete = ON")
             await db.execute("PRAGMA busy_timeout = 5000")
             await self._migrate(db, target_version)
         except BaseException:
             await db.close()
             raise
         self._db = db
+        if str(self.path) != ":memory:":
+            self.path.chmod(0o600)
 
     async def close(self) -> None:
         if self._db is not None:
             await self._db.close()
             self._db = None
+        self._sealers.clear()
 
     async def schema_version(self) -> int:
         async with self._read() as db:
@@ -170,29 +243,147 @@ class Storage:
                 raise
             await db.commit()
 
+    async def _sealer(self, db: aiosqlite.Connection, user_id: int) -> Sealer:
+        sealer = self._sealers.get(user_id)
+        if sealer is None:
+            row = await _one(db, "SELECT wrapped_key FROM users WHERE id = ?", (user_id,))
+            if row is None:
+                raise StorageError("unknown user")
+            sealer = Sealer(user_id, self._master.unwrap(user_id, bytes(row[0])))
+            self._sealers[user_id] = sealer
+        return sealer
+
+    async def _reflection(self, db: aiosqlite.Connection, row: sqlite3.Row) -> Reflection:
+        sealer = await self._sealer(db, int(row[1]))
+        return Reflection(
+            id=int(row[0]),
+            user_id=int(row[1]),
+            theme=None if row[2] is None else str(row[2]),
+            status=str(row[3]),
+            state=sealer.open(bytes(row[4]), _STATE),
+            started_at=str(row[5]),
+            ended_at=None if row[6] is None else str(row[6]),
+            shared_at=None if row[7] is None else str(row[7]),
+            opened_at=None if row[8] is None else str(row[8]),
+        )
+
+    async def _entries(
+        self, db: aiosqlite.Connection, user_id: int, reflection_id: int
+    ) -> list[Entry]:
+        cursor = await db.execute(
+            "SELECT e.id, e.reflection_id, e.question_id, e.stage, e.question, e.answer, "
+            "e.scale, e.continued, e.created_at FROM entries e JOIN reflections r "
+            "ON r.id = e.reflection_id WHERE r.id = ? AND r.user_id = ? ORDER BY e.id",
+            (reflection_id, user_id),
+        )
+        rows = await cursor.fetchall()
+        if not rows:
+            return []
+        sealer = await self._sealer(db, user_id)
+        return [
+            Entry(
+                int(r[0]),
+                int(r[1]),
+                str(r[2]),
+                str(r[3]),
+                sealer.open(bytes(r[4]), _QUESTION),
+                sealer.open(bytes(r[5]), _ANSWER),
+                None if r[6] is None else int(r[6]),
+                bool(r[7]),
+                str(r[8]),
+            )
+            for r in rows
+        ]
+
+    async def _insert_entry(
+        self, db: aiosqlite.Connection, user_id: int, reflection_id: int, entry: NewEntry, now: str
+    ) -> None:
+        sealer = await self._sealer(db, user_id)
+        await db.execute(
+            "INSERT INTO entries (reflection_id, question_id, stage, question, answer, scale, "
+            "continued, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                reflection_id,
+                entry.question_id,
+                entry.stage,
+                sealer.seal(entry.question, _QUESTION),
+                sealer.seal(entry.answer, _ANSWER),
+                entry.scale,
+                int(entry.continued),
+                now,
+            ),
+        )
+
     # --- users ---------------------------------------------------------------------------
     async def ensure_user(self, user_id: int, language: str) -> str:
-        """Create the user on first contact; return their stored language."""
+        """Create the user (with a fresh data key) on first contact; return their language."""
         async with self._write() as db:
-            await db.execute(
-                "INSERT INTO users (id, language, created_at) VALUES (?, ?, ?) "
-                "ON CONFLICT(id) DO NOTHING",
-                (user_id, language, _now()),
-            )
             row = await _one(db, "SELECT language FROM users WHERE id = ?", (user_id,))
-        return str(row[0]) if row else language
+            if row is not None:
+                return str(row[0])
+            wrapped = self._master.wrap(user_id, new_data_key())
+            await db.execute(
+                "INSERT INTO users (id, language, wrapped_key, created_at) VALUES (?, ?, ?, ?)",
+                (user_id, language, wrapped, now_iso()),
+            )
+        return language
+
+    async def is_user(self, user_id: int) -> bool:
+        async with self._read() as db:
+            return await _one(db, "SELECT 1 FROM users WHERE id = ?", (user_id,)) is not None
+
+    async def set_display_name(self, user_id: int, name: str) -> None:
+        async with self._write() as db:
+            sealer = await self._sealer(db, user_id)
+            await db.execute(
+                "UPDATE users SET display_name = ? WHERE id = ?",
+                (sealer.seal(name, _NAME), user_id),
+            )
+
+    async def supervisor_of(self, user_id: int) -> int | None:
+        async with self._read() as db:
+            row = await _one(db, "SELECT supervisor_id FROM users WHERE id = ?", (user_id,))
+        return None if row is None or row[0] is None else int(row[0])
+
+    async def counts(self, user_id: int) -> DataCounts:
+        async with self._read() as db:
+            row = await _one(
+                db,
+                "SELECT COUNT(*), COUNT(shared_at), (SELECT COUNT(*) FROM entries e JOIN "
+                "reflections r ON r.id = e.reflection_id WHERE r.user_id = ?) "
+                "FROM reflections WHERE user_id = ?",
+                (user_id, user_id),
+            )
+        assert row is not None
+        return DataCounts(reflections=int(row[0]), answers=int(row[2]), shared=int(row[1]))
+
+    async def erase_user(self, user_id: int) -> bool:
+        """Delete everything of a user, their data key included; False if nothing was there.
+
+        With secure_delete the freed pages are overwritten, and the WAL is checkpointed and
+        truncated so no old page version stays behind in it.
+        """
+        async with self._write() as db:
+            await db.execute("DELETE FROM reflections WHERE user_id = ?", (user_id,))
+            await db.execute("DELETE FROM invites WHERE used_by = ?", (user_id,))
+            cursor = await db.execute("DELETE FROM users WHERE id = ?", (user_id,))
+            erased = cursor.rowcount > 0
+        self._sealers.pop(user_id, None)
+        async with self._read() as db:
+            await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return erased
 
     # --- reflections ---------------------------------------------------------------------
     async def active_reflection(self, user_id: int) -> Reflection | None:
         async with self._read() as db:
             row = await _find(db, "user_id = ? AND status = 'active'", (user_id,))
-        return _reflection(row) if row else None
+            return await self._reflection(db, row) if row else None
 
     async def reflection(self, user_id: int, reflection_id: int) -> Reflection | None:
         """A reflection only if it belongs to this user."""
         async with self._read() as db:
             row = await _find(db, "id = ? AND user_id = ?", (reflection_id, user_id))
-        return _reflection(row) if row else None
+            return await self._reflection(db, row) if row else None
 
     async def start_reflection(
         self,
@@ -212,7 +403,8 @@ class Storage:
         async with self._write() as db:
             if update_id is not None and not await _claim_update(db, update_id):
                 return None
-            now = _now()
+            now = now_iso()
+            sealer = await self._sealer(db, user_id)
             await db.execute(
                 "UPDATE reflections SET status = 'cancelled', ended_at = ? "
                 "WHERE user_id = ? AND status = 'active'",
@@ -221,19 +413,26 @@ class Storage:
             cursor = await db.execute(
                 "INSERT INTO reflections (user_id, theme, status, state, started_at, ended_at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (user_id, theme, status, state, now, None if status == "active" else now),
+                (
+                    user_id,
+                    theme,
+                    status,
+                    sealer.seal(state, _STATE),
+                    now,
+                    None if status == "active" else now,
+                ),
             )
             reflection_id = cursor.lastrowid
             assert reflection_id is not None
             if entry is not None:
-                await _insert_entry(db, reflection_id, entry, now)
+                await self._insert_entry(db, user_id, reflection_id, entry, now)
             row = await _find(db, "id = ?", (reflection_id,))
-        assert row is not None
-        return _reflection(row)
+            assert row is not None
+            return await self._reflection(db, row)
 
     async def record_step(
         self,
-        reflection_id: int,
+        reflection: Reflection,
         state: str,
         *,
         update_id: int | None,
@@ -245,13 +444,23 @@ class Storage:
         async with self._write() as db:
             if update_id is not None and not await _claim_update(db, update_id):
                 return False
-            now = _now()
+            now = now_iso()
             if entry is not None:
-                await _insert_entry(db, reflection_id, entry, now)
+                await self._insert_entry(db, reflection.user_id, reflection.id, entry, now)
+            sealer = await self._sealer(db, reflection.user_id)
             await db.execute(
                 "UPDATE reflections SET state = ?, status = ?, theme = COALESCE(?, theme), "
-                "ended_at = CASE WHEN ? = 'active' THEN NULL ELSE ? END WHERE id = ?",
-                (state, status, theme, status, now, reflection_id),
+                "ended_at = CASE WHEN ? = 'active' THEN NULL ELSE ? END "
+                "WHERE id = ? AND user_id = ?",
+                (
+                    sealer.seal(state, _STATE),
+                    status,
+                    theme,
+                    status,
+                    now,
+                    reflection.id,
+                    reflection.user_id,
+                ),
             )
         return True
 
@@ -268,9 +477,9 @@ class Storage:
                 return None
             await db.execute(
                 "UPDATE reflections SET status = 'cancelled', ended_at = ? WHERE id = ?",
-                (_now(), row[0]),
+                (now_iso(), row[0]),
             )
-        return _reflection(row)
+            return await self._reflection(db, row)
 
     async def delete_reflection(self, user_id: int, reflection_id: int) -> bool:
         """Delete one of the user's reflections with its answers; False if not theirs."""
@@ -283,27 +492,223 @@ class Storage:
     async def entries(self, user_id: int, reflection_id: int) -> list[Entry]:
         """Answers of a reflection, oldest first, only if it belongs to the user."""
         async with self._read() as db:
+            return await self._entries(db, user_id, reflection_id)
+
+    async def summaries(self, user_id: int, offset: int, limit: int) -> tuple[list[Summary], int]:
+        """A page of the user's reflections that hold answers, newest first, and the total."""
+        async with self._read() as db:
+            total_row = await _one(
+                db,
+                "SELECT COUNT(*) FROM reflections r WHERE r.user_id = ? AND EXISTS "
+                "(SELECT 1 FROM entries e WHERE e.reflection_id = r.id)",
+                (user_id,),
+            )
             cursor = await db.execute(
-                "SELECT e.id, e.reflection_id, e.question_id, e.stage, e.question, e.answer, "
-                "e.scale, e.continued, e.created_at FROM entries e JOIN reflections r "
-                "ON r.id = e.reflection_id WHERE r.id = ? AND r.user_id = ? ORDER BY e.id",
-                (reflection_id, user_id),
+                f"SELECT {_REFLECTION_COLUMNS}, (SELECT COUNT(*) FROM entries e WHERE "  # noqa: S608
+                "e.reflection_id = r.id), (SELECT answer FROM entries e WHERE "
+                "e.reflection_id = r.id ORDER BY e.id LIMIT 1) FROM reflections r "
+                "WHERE r.user_id = ? AND EXISTS (SELECT 1 FROM entries e WHERE "
+                "e.reflection_id = r.id) ORDER BY r.started_at DESC, r.id DESC LIMIT ? OFFSET ?",
+                (user_id, limit, offset),
             )
             rows = await cursor.fetchall()
-        return [
-            Entry(
-                int(r[0]),
-                int(r[1]),
-                str(r[2]),
-                str(r[3]),
-                str(r[4]),
-                str(r[5]),
-                None if r[6] is None else int(r[6]),
-                bool(r[7]),
-                str(r[8]),
+            sealer = await self._sealer(db, user_id) if rows else None
+            result = []
+            for row in rows:
+                first = sealer.open(bytes(row[10]), _ANSWER) if sealer else ""
+                result.append(Summary(await self._reflection(db, row), first, int(row[9])))
+        return result, int(total_row[0]) if total_row else 0
+
+    async def everything(self, user_id: int) -> list[tuple[Reflection, list[Entry]]]:
+        """All of a user's reflections with their answers, oldest first (for export)."""
+        async with self._read() as db:
+            cursor = await db.execute(
+                f"SELECT {_REFLECTION_COLUMNS} FROM reflections r WHERE r.user_id = ? "  # noqa: S608
+                "ORDER BY r.started_at, r.id",
+                (user_id,),
             )
-            for r in rows
-        ]
+            rows = await cursor.fetchall()
+            return [
+                (await self._reflection(db, row), await self._entries(db, user_id, int(row[0])))
+                for row in rows
+            ]
+
+    async def set_shared(self, user_id: int, reflection_id: int, shared: bool) -> bool:
+        """Share a finished reflection with the supervisor, or take it back."""
+        async with self._write() as db:
+            if shared:
+                cursor = await db.execute(
+                    "UPDATE reflections SET shared_at = ?, opened_at = NULL WHERE id = ? AND "
+                    "user_id = ? AND status != 'active'",
+                    (now_iso(), reflection_id, user_id),
+                )
+            else:
+                cursor = await db.execute(
+                    "UPDATE reflections SET shared_at = NULL, opened_at = NULL WHERE id = ? "
+                    "AND user_id = ?",
+                    (reflection_id, user_id),
+                )
+            return cursor.rowcount > 0
+
+    # --- supervisors ---------------------------------------------------------------------
+    async def claimed_supervisors(self) -> set[int]:
+        async with self._read() as db:
+            cursor = await db.execute("SELECT user_id FROM supervisors")
+            return {int(r[0]) for r in await cursor.fetchall()}
+
+    async def add_supervisor(self, user_id: int) -> None:
+        async with self._write() as db:
+            await db.execute(
+                "INSERT INTO supervisors (user_id, claimed_at) VALUES (?, ?) "
+                "ON CONFLICT(user_id) DO NOTHING",
+                (user_id, now_iso()),
+            )
+
+    async def meta(self, key: str) -> str | None:
+        async with self._read() as db:
+            row = await _one(db, "SELECT value FROM meta WHERE key = ?", (key,))
+        return None if row is None else str(row[0])
+
+    async def set_meta(self, key: str, value: str | None) -> None:
+        async with self._write() as db:
+            if value is None:
+                await db.execute("DELETE FROM meta WHERE key = ?", (key,))
+            else:
+                await db.execute(
+                    "INSERT INTO meta (key, value) VALUES (?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (key, value),
+                )
+
+    async def take_meta(self, key: str, expected: str) -> bool:
+        """Delete a meta value only if it equals `expected` (a one-time code); True if so."""
+        async with self._write() as db:
+            cursor = await db.execute(
+                "DELETE FROM meta WHERE key = ? AND value = ?", (key, expected)
+            )
+            return cursor.rowcount > 0
+
+    async def shared_page(
+        self, supervisor_id: int, offset: int, limit: int
+    ) -> tuple[list[SharedItem], int]:
+        """Shared reflections this supervisor may read, newest share first, and the total."""
+        where = "r.shared_at IS NOT NULL AND (u.supervisor_id = ? OR u.supervisor_id IS NULL)"
+        async with self._read() as db:
+            total = await _one(
+                db,
+                f"SELECT COUNT(*) FROM reflections r JOIN users u ON u.id = r.user_id "  # noqa: S608
+                f"WHERE {where}",
+                (supervisor_id,),
+            )
+            cursor = await db.execute(
+                f"SELECT {_REFLECTION_COLUMNS}, u.display_name FROM reflections r "  # noqa: S608
+                f"JOIN users u ON u.id = r.user_id WHERE {where} "
+                "ORDER BY r.shared_at DESC, r.id DESC LIMIT ? OFFSET ?",
+                (supervisor_id, limit, offset),
+            )
+            items = [
+                await self._shared_item(db, row, with_entries=False)
+                for row in await cursor.fetchall()
+            ]
+        return items, int(total[0]) if total else 0
+
+    async def shared_item(
+        self, supervisor_id: int, reflection_id: int, *, mark_opened: bool
+    ) -> SharedItem | None:
+        """One shared reflection if this supervisor may read it; notes the first opening."""
+        async with self._write() as db:
+            row = await _one(
+                db,
+                f"SELECT {_REFLECTION_COLUMNS}, u.display_name FROM reflections r "  # noqa: S608
+                "JOIN users u ON u.id = r.user_id WHERE r.id = ? AND r.shared_at IS NOT NULL "
+                "AND (u.supervisor_id = ? OR u.supervisor_id IS NULL)",
+                (reflection_id, supervisor_id),
+            )
+            if row is None:
+                return None
+            if mark_opened and row[8] is None:
+                await db.execute(
+                    "UPDATE reflections SET opened_at = ? WHERE id = ?", (now_iso(), reflection_id)
+                )
+            return await self._shared_item(db, row, with_entries=True)
+
+    async def shared_since(self, supervisor_id: int, since: str) -> list[SharedItem]:
+        """Everything this supervisor may read that was shared at or after `since`."""
+        async with self._read() as db:
+            cursor = await db.execute(
+                f"SELECT {_REFLECTION_COLUMNS}, u.display_name FROM reflections r "  # noqa: S608
+                "JOIN users u ON u.id = r.user_id WHERE r.shared_at IS NOT NULL AND "
+                "r.shared_at >= ? AND (u.supervisor_id = ? OR u.supervisor_id IS NULL) "
+                "ORDER BY r.user_id, r.shared_at",
+                (since, supervisor_id),
+            )
+            return [
+                await self._shared_item(db, row, with_entries=True)
+                for row in await cursor.fetchall()
+            ]
+
+    async def _shared_item(
+        self, db: aiosqlite.Connection, row: sqlite3.Row, *, with_entries: bool
+    ) -> SharedItem:
+        reflection = await self._reflection(db, row)
+        sealer = await self._sealer(db, reflection.user_id)
+        name = sealer.open(bytes(row[9]), _NAME) if row[9] is not None else ""
+        entries = (
+            await self._entries(db, reflection.user_id, reflection.id) if with_entries else []
+        )
+        return SharedItem(reflection, reflection.user_id, name, tuple(entries))
+
+    async def last_digest(self, supervisor_id: int) -> str | None:
+        async with self._read() as db:
+            row = await _one(
+                db, "SELECT last_digest_at FROM supervisors WHERE user_id = ?", (supervisor_id,)
+            )
+        return None if row is None or row[0] is None else str(row[0])
+
+    async def set_last_digest(self, supervisor_id: int, when: str) -> None:
+        async with self._write() as db:
+            await db.execute(
+                "INSERT INTO supervisors (user_id, claimed_at, last_digest_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(user_id) DO UPDATE SET last_digest_at = excluded.last_digest_at",
+                (supervisor_id, when, when),
+            )
+
+    async def create_invite(self, supervisor_id: int, code_hash: str, expires_at: str) -> None:
+        async with self._write() as db:
+            await db.execute(
+                "INSERT INTO invites (code_hash, supervisor_id, created_at, expires_at) "
+                "VALUES (?, ?, ?, ?)",
+                (code_hash, supervisor_id, now_iso(), expires_at),
+            )
+
+    async def invite_open(self, code_hash: str) -> bool:
+        async with self._read() as db:
+            row = await _one(
+                db,
+                "SELECT 1 FROM invites WHERE code_hash = ? AND used_by IS NULL AND expires_at > ?",
+                (code_hash, now_iso()),
+            )
+        return row is not None
+
+    async def redeem_invite(self, code_hash: str, user_id: int) -> int | None:
+        """Use an unexpired, unused invite; return its supervisor, tied to the user."""
+        async with self._write() as db:
+            row = await _one(
+                db,
+                "SELECT supervisor_id FROM invites WHERE code_hash = ? AND used_by IS NULL "
+                "AND expires_at > ?",
+                (code_hash, now_iso()),
+            )
+            if row is None:
+                return None
+            await db.execute(
+                "UPDATE invites SET used_by = ?, used_at = ? WHERE code_hash = ?",
+                (user_id, now_iso(), code_hash),
+            )
+            await db.execute(
+                "UPDATE users SET supervisor_id = ? WHERE id = ?", (int(row[0]), user_id)
+            )
+            return int(row[0])
 
     async def integrity_check(self) -> str:
         async with self._read() as db:
@@ -311,27 +716,18 @@ class Storage:
         return str(row[0]) if row else "no answer"
 
 
-_REFLECTION = "id, user_id, theme, status, state, started_at, ended_at"
+_REFLECTION_COLUMNS = (
+    "r.id, r.user_id, r.theme, r.status, r.state, r.started_at, r.ended_at, r.shared_at, "
+    "r.opened_at"
+)
 
 
 async def _find(
     db: aiosqlite.Connection, where: str, params: tuple[object, ...]
 ) -> sqlite3.Row | None:
     """One reflection row; `where` is always a constant condition written in this module."""
-    sql = f"SELECT {_REFLECTION} FROM reflections WHERE {where}"  # noqa: S608 - constants only
+    sql = f"SELECT {_REFLECTION_COLUMNS} FROM reflections r WHERE {where}"  # noqa: S608
     return await _one(db, sql, params)
-
-
-def _reflection(row: sqlite3.Row) -> Reflection:
-    return Reflection(
-        id=int(row[0]),
-        user_id=int(row[1]),
-        theme=None if row[2] is None else str(row[2]),
-        status=str(row[3]),
-        state=str(row[4]),
-        started_at=str(row[5]),
-        ended_at=None if row[6] is None else str(row[6]),
-    )
 
 
 async def _user_version(db: aiosqlite.Connection) -> int:
@@ -352,7 +748,7 @@ async def _claim_update(db: aiosqlite.Connection, update_id: int) -> bool:
     cursor = await db.execute(
         "INSERT INTO handled_updates (update_id, handled_at) VALUES (?, ?) "
         "ON CONFLICT(update_id) DO NOTHING",
-        (update_id, _now()),
+        (update_id, now_iso()),
     )
     if cursor.rowcount == 0:
         return False
@@ -361,22 +757,3 @@ async def _claim_update(db: aiosqlite.Connection, update_id: int) -> bool:
             "DELETE FROM handled_updates WHERE update_id < ?", (update_id - _KEEP_UPDATES,)
         )
     return True
-
-
-async def _insert_entry(
-    db: aiosqlite.Connection, reflection_id: int, entry: NewEntry, now: str
-) -> None:
-    await db.execute(
-        "INSERT INTO entries (reflection_id, question_id, stage, question, answer, scale, "
-        "continued, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            reflection_id,
-            entry.question_id,
-            entry.stage,
-            entry.question,
-            entry.answer,
-            entry.scale,
-            int(entry.continued),
-            now,
-        ),
-    )

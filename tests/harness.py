@@ -13,6 +13,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.config import Settings, load_settings
+from bot.crypto import MasterKey, generate
 from bot.prompts import PromptSet, load_prompts
 from bot.storage import Storage
 from bot.telegram.app import build_application
@@ -41,16 +42,19 @@ def settings_for(standin: BotApiStandIn, database: Path, **overrides: Any) -> Se
 class Harness:
     """A stand-in server plus a bot that can be stopped and started again on the same data."""
 
-    def __init__(self, standin: BotApiStandIn, database: Path) -> None:
+    def __init__(self, standin: BotApiStandIn, database: Path, **overrides: Any) -> None:
         self.standin = standin
         self.database = database
-        self.settings = settings_for(standin, database)
+        self.settings = settings_for(standin, database, **overrides)
         self.prompts: dict[str, PromptSet] = load_prompts(PROMPTS_DIR)
+        self.master = MasterKey.from_text(generate())
         self.app: Application | None = None  # type: ignore[type-arg]
         self._seeds = count(1)
 
     async def start_bot(self) -> None:
-        app = build_application(self.settings, self.prompts, seeds=lambda: next(self._seeds))
+        app = build_application(
+            self.settings, self.prompts, self.master, seeds=lambda: next(self._seeds)
+        )
         # the same order as Application.run_polling
         await app.initialize()
         if app.post_init is not None:
@@ -90,7 +94,7 @@ class Harness:
     @asynccontextmanager
     async def storage(self) -> AsyncIterator[Storage]:
         """A second connection to the bot's database, for checking what was stored."""
-        store = Storage(self.database)
+        store = Storage(self.database, self.master)
         await store.open()
         try:
             yield store

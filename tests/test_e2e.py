@@ -214,7 +214,9 @@ async def test_longest_message_is_stored_whole(harness: Harness) -> None:
         "x",
         "d:1:2:",
         "d:1:2:" + "a" * 58,
-        "x:abc",
+        "dc:abc",
+        "so:1",
+        "o:99999999999999",
         "N;DROP TABLE",
     ],
 )
@@ -222,7 +224,9 @@ async def test_forged_callback_data_changes_nothing(harness: Harness, data: str)
     h, standin = harness, harness.standin
     (question,) = await h.say(WORKER, OPENING)
     pressed = standin.press(WORKER, question, data)
-    assert "painike" in (await answer_to(standin, pressed)).get("text", "")
+    fi = h.prompts["fi"]
+    answer = (await answer_to(standin, pressed)).get("text")
+    assert answer in (fi.text("stale_button"), fi.text("not_supervisor"))
     (next_question,) = await h.say(WORKER, "Vastaan edelleen.")
     assert next_question["text"] != question["text"]
     async with h.storage() as store:
@@ -238,7 +242,7 @@ async def test_another_worker_cannot_press_my_buttons(harness: Harness) -> None:
     (theirs,) = await h.say(other, "Oma aloitus.")
     pressed = standin.press(other, question, button_data(question, ":enough"))
     assert "painike" in (await answer_to(standin, pressed)).get("text", "")
-    standin.press(other, question, "x:1")
+    standin.press(other, question, "dc:1")
     (reply,) = await standin.wait_outgoing(other.id)
     assert reply["text"] == h.prompts["fi"].text("not_found")
     async with h.storage() as store:
@@ -257,7 +261,9 @@ async def test_cancel_keeps_answers_until_deleted(harness: Harness) -> None:
     assert "ei ole nyt" in nothing["text"]
     async with h.storage() as store:
         assert len(await store.entries(WORKER.id, 1)) == 1
-    (deleted,) = await h.press(WORKER, cancelled, "x:1")
+    (question,) = await h.press(WORKER, cancelled, "dl:1")
+    assert "pysyvästi" in question["text"]
+    (deleted,) = await h.press(WORKER, question, "dc:1")
     assert "poistettu" in deleted["text"]
     async with h.storage() as store:
         assert await store.entries(WORKER.id, 1) == []

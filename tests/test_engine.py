@@ -153,7 +153,7 @@ def test_enough_offers_one_closing_question_then_ends(fi: PromptSet) -> None:
     assert actions(enough) == ["skip"]
     done = engine.handle(enough.state, Skip())
     assert done.state.finished and done.record is None
-    assert actions(done) == ["contact", "new"]
+    assert actions(done) == ["share", "contact", "new"]
 
 
 def test_enough_before_any_answer_just_ends(fi: PromptSet) -> None:

@@ -1,18 +1,22 @@
-"""SQLite repository: migrations, durability across reopen, duplicate updates, ownership."""
+"""SQLite repository: migrations, encryption at rest, duplicates, ownership, erasure."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from bot.crypto import CryptoError, MasterKey, generate
 from bot.storage import SCHEMA_VERSION, NewEntry, Storage, StorageError
+
+MASTER = MasterKey.from_text(generate())
 
 
 @pytest.fixture
-async def storage(tmp_path: Path):  # type: ignore[no-untyped-def]
-    store = Storage(tmp_path / "db.sqlite3")
+async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
+    store = Storage(tmp_path / "db.sqlite3", MASTER)
     await store.open()
     yield store
     await store.close()
@@ -22,34 +26,46 @@ def entry(answer: str, scale: int | None = None) -> NewEntry:
     return NewEntry("q-1", "opening", "Mitä haluaisit sanoa?", answer, scale)
 
 
-async def test_fresh_file_gets_latest_schema_and_wal(tmp_path: Path) -> None:
-    store = Storage(tmp_path / "fresh.sqlite3")
+def raw_bytes(path: Path) -> bytes:
+    """The database file and its WAL, as bytes on disk."""
+    data = path.read_bytes()
+    wal = path.with_name(path.name + "-wal")
+    return data + (wal.read_bytes() if wal.exists() else b"")
+
+
+async def test_fresh_file_gets_latest_schema_wal_and_owner_only_mode(tmp_path: Path) -> None:
+    store = Storage(tmp_path / "fresh.sqlite3", MASTER)
     await store.open()
     assert await store.schema_version() == SCHEMA_VERSION
     await store.close()
+    assert (tmp_path / "fresh.sqlite3").stat().st_mode & 0o077 == 0
     with sqlite3.connect(tmp_path / "fresh.sqlite3") as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"users", "reflections", "entries", "handled_updates"} <= tables
+    assert {"users", "reflections", "entries", "handled_updates", "invites"} <= tables
 
 
-async def test_upgrade_from_version_1_keeps_data(tmp_path: Path) -> None:
+async def test_upgrade_from_version_2_keeps_data(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
-    old = Storage(path)
-    await old.open(target_version=1)
-    assert await old.schema_version() == 1
-    await old.ensure_user(7, "fi")
-    first = await old.start_reflection(7, "{}", entry=entry("vanha vastaus"))
-    assert first is not None
+    old = Storage(path, MASTER)
+    await old.open(target_version=2)
+    assert await old.schema_version() == 2
+    await old.ensure_user(7, "fi")  # what a version-2 bot wrote
     await old.close()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 1
+        columns = {r[1] for r in raw.execute("PRAGMA table_info(reflections)")}
+    assert "shared_at" not in columns
 
-    new = Storage(path)
-    await new.open()
-    assert await new.schema_version() == SCHEMA_VERSION
-    assert [e.answer for e in await new.entries(7, first.id)] == ["vanha vastaus"]
-    # version 2 features work on the upgraded file
-    assert await new.claim_update(5) and not await new.claim_update(5)
-    await new.close()
+    upgraded = Storage(path, MASTER)
+    await upgraded.open()
+    assert await upgraded.schema_version() == SCHEMA_VERSION
+    reflection = await upgraded.start_reflection(7, "{}", entry=entry("vanha käyttäjä"))
+    assert reflection is not None and reflection.shared_at is None
+    assert [e.answer for e in await upgraded.entries(7, reflection.id)] == ["vanha käyttäjä"]
+    assert await upgraded.claim_update(5)
+    assert not await upgraded.claim_update(5)
+    await upgraded.close()
 
 
 async def test_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -57,12 +73,12 @@ async def test_newer_schema_is_refused(tmp_path: Path) -> None:
     with sqlite3.connect(path) as raw:
         raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     with pytest.raises(StorageError, match="newer"):
-        await Storage(path).open()
+        await Storage(path, MASTER).open()
 
 
 async def test_answers_survive_reopening(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite3"
-    store = Storage(path)
+    store = Storage(path, MASTER)
     await store.open()
     await store.ensure_user(1, "fi")
     reflection = await store.start_reflection(
@@ -70,11 +86,11 @@ async def test_answers_survive_reopening(tmp_path: Path) -> None:
     )
     assert reflection is not None
     assert await store.record_step(
-        reflection.id, '{"turn": 2}', update_id=11, entry=entry("toinen", scale=6)
+        reflection, '{"turn": 2}', update_id=11, entry=entry("toinen", scale=6)
     )
     await store.close()
 
-    again = Storage(path)
+    again = Storage(path, MASTER)
     await again.open()
     active = await again.active_reflection(1)
     assert active is not None and active.id == reflection.id and active.state == '{"turn": 2}'
@@ -84,13 +100,45 @@ async def test_answers_survive_reopening(tmp_path: Path) -> None:
     await again.close()
 
 
+async def test_no_plaintext_on_disk(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    store = Storage(path, MASTER)
+    await store.open()
+    await store.ensure_user(1, "fi")
+    secret = "Salaisuus-esihenkilön-palaverista"
+    reflection = await store.start_reflection(1, f'{{"echo": "{secret}"}}', entry=entry(secret))
+    assert reflection is not None
+    await store.set_display_name(1, "Aino Ainutlaatuinen")
+    await store.close()
+    data = raw_bytes(path)
+    assert data  # the file is there and holds something
+    for text in (secret, "Aino Ainutlaatuinen", "Mitä haluaisit sanoa"):
+        assert text.encode() not in data
+        assert text.encode("utf-16-le") not in data
+
+
+async def test_wrong_master_key_cannot_read(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    store = Storage(path, MASTER)
+    await store.open()
+    await store.ensure_user(1, "fi")
+    reflection = await store.start_reflection(1, "{}", entry=entry("luottamuksellinen"))
+    assert reflection is not None
+    await store.close()
+    thief = Storage(path, MasterKey.from_text(generate()))
+    await thief.open()
+    with pytest.raises(CryptoError):
+        await thief.entries(1, reflection.id)
+    await thief.close()
+
+
 async def test_duplicate_update_is_stored_once(storage: Storage) -> None:
     await storage.ensure_user(1, "fi")
     reflection = await storage.start_reflection(1, "{}", update_id=20, entry=entry("a"))
     assert reflection is not None
     assert await storage.start_reflection(1, "{}", update_id=20, entry=entry("a")) is None
-    assert await storage.record_step(reflection.id, "{}", update_id=21, entry=entry("b"))
-    assert not await storage.record_step(reflection.id, "{}", update_id=21, entry=entry("b"))
+    assert await storage.record_step(reflection, "{}", update_id=21, entry=entry("b"))
+    assert not await storage.record_step(reflection, "{}", update_id=21, entry=entry("b"))
     assert [e.answer for e in await storage.entries(1, reflection.id)] == ["a", "b"]
 
 
@@ -109,22 +157,77 @@ async def test_finishing_sets_status_and_end_time(storage: Storage) -> None:
     await storage.ensure_user(1, "fi")
     reflection = await storage.start_reflection(1, "{}")
     assert reflection is not None
-    await storage.record_step(reflection.id, "{}", update_id=None, status="finished", theme="muu")
+    await storage.record_step(reflection, "{}", update_id=None, status="finished", theme="muu")
     done = await storage.reflection(1, reflection.id)
     assert done is not None and done.status == "finished" and done.theme == "muu"
     assert await storage.active_reflection(1) is None
 
 
-async def test_other_users_cannot_read_or_delete(storage: Storage) -> None:
+async def test_other_users_cannot_read_share_or_delete(storage: Storage) -> None:
     await storage.ensure_user(1, "fi")
     await storage.ensure_user(2, "fi")
-    reflection = await storage.start_reflection(1, "{}", entry=entry("yksityinen"))
+    reflection = await storage.start_reflection(
+        1, "{}", entry=entry("yksityinen"), status="finished"
+    )
     assert reflection is not None
     assert await storage.reflection(2, reflection.id) is None
     assert await storage.entries(2, reflection.id) == []
+    assert not await storage.set_shared(2, reflection.id, shared=True)
     assert not await storage.delete_reflection(2, reflection.id)
     assert await storage.delete_reflection(1, reflection.id)
     assert await storage.entries(1, reflection.id) == []
+
+
+async def test_sharing_is_visible_only_to_the_right_supervisor(storage: Storage) -> None:
+    for user in (1, 2):
+        await storage.ensure_user(user, "fi")
+    mine = await storage.start_reflection(1, "{}", entry=entry("jaettava"), status="finished")
+    active = await storage.start_reflection(2, "{}", entry=entry("kesken"))
+    assert mine is not None and active is not None
+    assert not await storage.set_shared(2, active.id, shared=True)  # active cannot be shared
+    await storage.set_display_name(1, "Aino")
+    assert await storage.set_shared(1, mine.id, shared=True)
+    items, total = await storage.shared_page(99, 0, 5)
+    assert total == 1 and items[0].worker_name == "Aino" and items[0].entries == ()
+    item = await storage.shared_item(99, mine.id, mark_opened=True)
+    assert item is not None and [e.answer for e in item.entries] == ["jaettava"]
+    opened = await storage.reflection(1, mine.id)
+    assert opened is not None and opened.opened_at is not None
+    assert await storage.shared_item(99, active.id, mark_opened=True) is None
+    # a worker tied to supervisor 50 by invite is invisible to supervisor 99
+    await storage.create_invite(50, "hash", "2999-01-01T00:00:00+00:00")
+    assert await storage.redeem_invite("hash", 1) == 50
+    assert await storage.redeem_invite("hash", 2) is None  # single use
+    assert await storage.shared_item(99, mine.id, mark_opened=False) is None
+    assert await storage.shared_item(50, mine.id, mark_opened=False) is not None
+    assert await storage.set_shared(1, mine.id, shared=False)
+    assert await storage.shared_page(50, 0, 5) == ([], 0)
+
+
+async def test_erase_user_removes_rows_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    store = Storage(path, MASTER)
+    await store.open()
+    await store.ensure_user(1, "fi")
+    await store.ensure_user(2, "fi")
+    gone = await store.start_reflection(1, "{}", entry=entry("poistuva"), status="finished")
+    kept = await store.start_reflection(2, "{}", entry=entry("jää"), status="finished")
+    assert gone is not None and kept is not None
+    with sqlite3.connect(path) as raw:
+        wrapped = raw.execute("SELECT wrapped_key FROM users WHERE id = 1").fetchone()[0]
+        sealed = raw.execute(
+            "SELECT answer FROM entries WHERE reflection_id = ?", (gone.id,)
+        ).fetchone()[0]
+    assert await store.erase_user(1)
+    assert not await store.erase_user(1)
+    assert await store.counts(1) == await store.counts(3)
+    assert [e.answer for e in await store.entries(2, kept.id)] == ["jää"]
+    await store.close()
+    data = raw_bytes(path)
+    assert bytes(wrapped) not in data and bytes(sealed) not in data
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT COUNT(*) FROM users WHERE id = 1").fetchone()[0] == 0
+        assert raw.execute("SELECT COUNT(*) FROM reflections WHERE user_id = 1").fetchone()[0] == 0
 
 
 async def test_user_language_is_kept_from_first_contact(storage: Storage) -> None:
@@ -132,6 +235,19 @@ async def test_user_language_is_kept_from_first_contact(storage: Storage) -> Non
     assert await storage.ensure_user(3, "fi") == "sv"
 
 
+async def test_summaries_page_newest_first(storage: Storage) -> None:
+    await storage.ensure_user(1, "fi")
+    for n in range(7):
+        r = await storage.start_reflection(1, "{}", entry=entry(f"vastaus {n}"), status="finished")
+        assert r is not None
+    await storage.start_reflection(1, "{}")  # an empty one is not listed
+    page, total = await storage.summaries(1, 0, 5)
+    assert total == 7 and len(page) == 5
+    assert page[0].first_words == "vastaus 6" and page[0].answers == 1
+    rest, _ = await storage.summaries(1, 5, 5)
+    assert [s.first_words for s in rest] == ["vastaus 1", "vastaus 0"]
+
+
 async def test_closed_storage_says_so(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="not open"):
-        await Storage(tmp_path / "x.sqlite3").active_reflection(1)
+        await Storage(tmp_path / "x.sqlite3", MASTER).active_reflection(1)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
 
-from telegram import BotCommand
+from telegram import BotCommand, BotCommandScopeChat, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
@@ -18,41 +20,165 @@ from telegram.ext import (
 )
 
 from bot.config import Settings
-from bot.prompts import COMMANDS, PromptSet
+from bot.crypto import MasterKey
+from bot.prompts import SUPERVISOR_COMMANDS, WORKER_COMMANDS, PromptSet
 from bot.service import ReflectionService
 from bot.storage import Storage
-from bot.telegram.handlers import Handlers
+from bot.supervision import Supervision
+from bot.telegram.common import Context, Deps, HandlerGroup, Who
+from bot.telegram.handlers import ReflectionHandlers
+from bot.telegram.keyboards import DialoguePress, ItemPress, SimplePress, parse_callback
+from bot.telegram.own_data import OwnDataHandlers
+from bot.telegram.supervisor import SupervisorHandlers
 
 log = logging.getLogger(__name__)
+CLAIM_FILE = "supervisor-claim-code.txt"
 
 
-def _commands(texts: PromptSet) -> list[BotCommand]:
-    return [BotCommand(name, texts.commands[name]) for name in COMMANDS]
+def _commands(texts: PromptSet, names: Sequence[str]) -> list[BotCommand]:
+    return [BotCommand(name, texts.commands[name]) for name in names]
+
+
+class Router(HandlerGroup):
+    """Every button press comes here; each is checked again on the server before it acts."""
+
+    def __init__(
+        self,
+        deps: Deps,
+        reflection: ReflectionHandlers,
+        own: OwnDataHandlers,
+        supervisor: SupervisorHandlers,
+    ) -> None:
+        super().__init__(deps)
+        self.reflection, self.own, self.supervisor = reflection, own, supervisor
+
+    async def callback(self, update: Update, context: Context) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        who = await self.who(update, context)
+        if who is None:
+            await query.answer()
+            return
+        press = parse_callback(query.data)
+        if press is None:
+            log.info("callback_unrecognised user=%s", who.user_id)
+            await query.answer(who.texts.text("stale_button"))
+            return
+        if isinstance(press, DialoguePress):
+            await self.reflection.press(
+                context, who, update, press.reflection_id, press.turn, press.action
+            )
+            return
+        supervisor_only = isinstance(press, ItemPress) and press.kind in ("sp", "so")
+        if supervisor_only and not await self.deps.supervision.is_supervisor(who.user_id):
+            log.info("supervisor_button_refused user=%s", who.user_id)
+            await query.answer(who.texts.text("not_supervisor"))
+            return
+        await query.answer()
+        message = query.message if isinstance(query.message, Message) else None
+        if isinstance(press, SimplePress):
+            await self._simple(context, who, update, press.kind)
+        else:
+            await self._item(context, who, press, message)
+
+    async def _simple(self, context: Context, who: Who, update: Update, kind: str) -> None:
+        if kind == "c":
+            await self.reflection.send_contact(context, who)
+        elif kind == "n":
+            await self.reflection.begin_or_offer_resume(context, who, update.update_id)
+        elif kind == "N":
+            await self.reflection.restart(context, who, update.update_id)
+        elif kind == "k":
+            await self.reflection.resume(context, who)
+        elif kind == "ex":
+            await self.own.export(context, who)
+        elif kind == "eq":
+            await self.own.ask_erase(context, who)
+        elif kind == "ea":
+            await self.own.erase(context, who)
+        else:
+            await context.bot.send_message(who.chat_id, who.texts.text("nothing_changed"))
+
+    async def _item(
+        self, context: Context, who: Who, press: ItemPress, message: Message | None
+    ) -> None:
+        kind, number = press.kind, press.number
+        if kind == "p":
+            await self.own.show_page(context, who, number, message)
+        elif kind == "o":
+            await self.own.open(context, who, number)
+        elif kind == "sh":
+            await self.own.preview_share(context, who, number)
+        elif kind == "sc":
+            await self.own.share(context, who, number)
+        elif kind == "us":
+            await self.own.unshare(context, who, number)
+        elif kind == "dl":
+            await self.own.ask_delete(context, who, number)
+        elif kind == "dc":
+            await self.own.delete(context, who, number)
+        elif kind == "sp":
+            await self.supervisor.show_page(context, who, number, message)
+        else:
+            await self.supervisor.open(context, who, number)
+
+
+async def _announce_claim_code(supervision: Supervision, settings: Settings) -> None:
+    """With no supervisor yet, make a one-time claim code: to a 0600 file, and the terminal."""
+    code = await supervision.new_claim_code()
+    if code is None:
+        return
+    path = settings.database.parent / CLAIM_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(f"/ohjaaja {code}\n")
+    log.warning("no_supervisor_yet claim_code_file=%s", path)
+    if sys.stderr.isatty():
+        print(
+            f"No supervisor yet. From the supervisor's Telegram, send the bot: /ohjaaja {code}",
+            file=sys.stderr,
+        )
 
 
 def build_application(
     settings: Settings,
     prompts: Mapping[str, PromptSet],
+    master: MasterKey,
     *,
     seeds: Callable[[], int] | None = None,
 ) -> Application:  # type: ignore[type-arg]
     """A ready Application; storage opens in post_init and closes in post_shutdown."""
-    storage = Storage(settings.database)
+    storage = Storage(settings.database, master)
     service = (
         ReflectionService(storage, prompts, settings.default_language, seeds)
         if seeds is not None
         else ReflectionService(storage, prompts, settings.default_language)
     )
-    handlers = Handlers(service, settings)
+    supervision = Supervision(storage, settings.supervisor_ids)
+    deps = Deps(settings, service, storage, supervision)
+    reflection = ReflectionHandlers(deps)
+    own = OwnDataHandlers(deps)
+    supervisor = SupervisorHandlers(deps)
+    router = Router(deps, reflection, own, supervisor)
 
     async def post_init(app: Application) -> None:  # type: ignore[type-arg]
         await storage.open()
         log.info("storage_open schema=%s", await storage.schema_version())
+        await _announce_claim_code(supervision, settings)
         default = service.texts(settings.default_language)
         try:
-            await app.bot.set_my_commands(_commands(default))
+            await app.bot.set_my_commands(_commands(default, WORKER_COMMANDS))
             for language, texts in prompts.items():
-                await app.bot.set_my_commands(_commands(texts), language_code=language)
+                await app.bot.set_my_commands(
+                    _commands(texts, WORKER_COMMANDS), language_code=language
+                )
+            for supervisor_id in sorted(await supervision.supervisors()):
+                await app.bot.set_my_commands(
+                    _commands(default, WORKER_COMMANDS + SUPERVISOR_COMMANDS),
+                    scope=BotCommandScopeChat(supervisor_id),
+                )
         except TelegramError as exc:
             log.warning("set_commands_failed error=%s", type(exc).__name__)
 
@@ -71,26 +197,38 @@ def build_application(
         .build()
     )
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+
+    def command(names: str | tuple[str, ...], callback: Callable[..., object]) -> CommandHandler:  # type: ignore[type-arg]
+        return CommandHandler(names, callback, filters=private)  # type: ignore[arg-type]
+
     app.add_handlers(
         [
             # Finnish command names first; English and Swedish aliases work too.
-            CommandHandler("start", handlers.start, filters=private),
-            CommandHandler(("pohdi", "reflect", "reflektera"), handlers.reflect, filters=private),
-            CommandHandler(("yhteys", "contact", "kontakt"), handlers.contact, filters=private),
-            CommandHandler(("peru", "cancel", "avbryt"), handlers.cancel, filters=private),
-            CommandHandler(("apua", "help", "hjalp"), handlers.help, filters=private),
-            MessageHandler(private & filters.COMMAND, handlers.unknown_command),
-            MessageHandler(private & filters.TEXT, handlers.text),
+            command("start", reflection.start),
+            command(("pohdi", "reflect", "reflektera"), reflection.reflect),
+            command(("yhteys", "contact", "kontakt"), reflection.contact),
+            command(("peru", "cancel", "avbryt"), reflection.cancel),
+            command(("apua", "help", "hjalp"), reflection.help),
+            command(("omat", "mine", "mina"), own.list_command),
+            command(("vie", "export", "exportera"), own.export_command),
+            command(("poista", "erase", "radera"), own.erase_command),
+            command(("tietosuoja", "privacy", "dataskydd"), own.privacy_command),
+            command(("jaetut", "shared", "delade"), supervisor.list_command),
+            command(("kooste", "digest", "sammandrag"), supervisor.digest_command),
+            command(("kutsu", "invite", "bjudin"), supervisor.invite_command),
+            command("ohjaaja", supervisor.claim_command),
+            MessageHandler(private & filters.COMMAND, reflection.unknown_command),
+            MessageHandler(private & filters.TEXT, reflection.text),
             MessageHandler(
-                filters.ChatType.PRIVATE & filters.UpdateType.EDITED_MESSAGE, handlers.edited
+                filters.ChatType.PRIVATE & filters.UpdateType.EDITED_MESSAGE, reflection.edited
             ),
-            MessageHandler(private, handlers.non_text),
-            CallbackQueryHandler(handlers.callback),
+            MessageHandler(private, reflection.non_text),
+            CallbackQueryHandler(router.callback),
             MessageHandler(
                 filters.ChatType.GROUPS & filters.UpdateType.MESSAGE & filters.COMMAND,
-                handlers.group,
+                reflection.group,
             ),
         ]
     )
-    app.add_error_handler(handlers.error)
+    app.add_error_handler(reflection.error)
     return app

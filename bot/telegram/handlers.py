@@ -1,4 +1,4 @@
-"""Telegram handlers: translate updates into service calls and replies. No SQL here."""
+"""Reflection handlers: start, reflect, contact, help, cancel, free text, non-text, errors."""
 
 from __future__ import annotations
 
@@ -7,246 +7,193 @@ import traceback
 
 from telegram import Message, Update
 from telegram.error import BadRequest, Forbidden
-from telegram.ext import ContextTypes
 
-from bot.config import Settings
-from bot.prompts import PromptSet
-from bot.service import ReflectionService, Reply
-from bot.telegram.keyboards import (
-    DeletePress,
-    DialoguePress,
-    SimplePress,
-    markup,
-    parse_callback,
-    simple_markup,
-)
+from bot.service import Reply
+from bot.telegram.common import Context, HandlerGroup, Who
+from bot.telegram.keyboards import markup, simple_markup
 
 log = logging.getLogger(__name__)
-Context = ContextTypes.DEFAULT_TYPE
 
 
-class Handlers:
-    """One instance per Application; holds the service and the settings it needs."""
-
-    def __init__(self, service: ReflectionService, settings: Settings) -> None:
-        self.service = service
-        self.settings = settings
-
+class ReflectionHandlers(HandlerGroup):
     # --- helpers -------------------------------------------------------------------------
-    async def _who(self, update: Update) -> tuple[int, int, str, PromptSet] | None:
-        """User id, the chat to answer in, language and texts.
-
-        Replies always go to the user's own private chat (its id is the user id), never to a
-        chat named in a callback's message, so a forged press cannot route text elsewhere.
-        """
-        user = update.effective_user
-        if user is None or user.is_bot:
-            return None
-        language = await self.service.language(user.id, user.language_code)
-        return user.id, user.id, language, self.service.texts(language)
-
     @staticmethod
-    async def _send(context: Context, chat_id: int, reply: Reply) -> None:
+    async def send(context: Context, chat_id: int, reply: Reply) -> None:
         for turn in reply.turns:
             await context.bot.send_message(
                 chat_id, turn.text, reply_markup=markup(turn, reply.reflection_id, reply.turn)
             )
 
-    async def _send_contact(self, context: Context, chat_id: int, texts: PromptSet) -> None:
-        phone = self.settings.supervisor_phone
-        if phone is None:
-            await context.bot.send_message(chat_id, texts.text("contact_missing"))
+    async def send_contact(self, context: Context, who: Who) -> None:
+        settings = self.deps.settings
+        if settings.supervisor_phone is None:
+            await context.bot.send_message(who.chat_id, who.texts.text("contact_missing"))
             return
-        first, _, last = self.settings.supervisor_name.partition(" ")
+        first, _, last = settings.supervisor_name.partition(" ")
         await context.bot.send_contact(
-            chat_id, phone_number=phone, first_name=first, last_name=last or None
+            who.chat_id,
+            phone_number=settings.supervisor_phone,
+            first_name=first,
+            last_name=last or None,
         )
         await context.bot.send_message(
-            chat_id, texts.text("contact_card", name=self.settings.supervisor_name)
+            who.chat_id, who.texts.text("contact_card", name=settings.supervisor_name)
         )
-        log.info("contact_sent user=%s", chat_id)
+        log.info("contact_sent user=%s", who.user_id)
 
-    async def _begin_or_offer_resume(
-        self,
-        context: Context,
-        user_id: int,
-        chat_id: int,
-        language: str,
-        texts: PromptSet,
-        update_id: int,
+    async def begin_or_offer_resume(
+        self, context: Context, who: Who, update_id: int | None
     ) -> None:
-        if await self.service.has_active(user_id):
-            b = texts.buttons
+        if await self.deps.service.has_active(who.user_id):
+            b = who.texts.buttons
             await context.bot.send_message(
-                chat_id,
-                texts.text("resume_choice"),
+                who.chat_id,
+                who.texts.text("resume_choice"),
                 reply_markup=simple_markup(((b["continue"], "k"), (b["restart"], "N"))),
             )
             return
-        await self._send(context, chat_id, await self.service.begin(user_id, language, update_id))
+        await self.send(
+            context,
+            who.chat_id,
+            await self.deps.service.begin(who.user_id, who.language, update_id),
+        )
+
+    async def restart(self, context: Context, who: Who, update_id: int | None) -> None:
+        await self.send(
+            context,
+            who.chat_id,
+            await self.deps.service.begin(who.user_id, who.language, update_id),
+        )
+
+    async def resume(self, context: Context, who: Who) -> None:
+        current = await self.deps.service.current(who.user_id, who.language)
+        if current is None:
+            await context.bot.send_message(who.chat_id, who.texts.text("not_found"))
+        else:
+            await self.send(context, who.chat_id, current)
 
     # --- commands ------------------------------------------------------------------------
     async def start(self, update: Update, context: Context) -> None:
-        who = await self._who(update)
+        user = update.effective_user
+        code = context.args[0] if context.args else None
+        invited = None
+        if user is not None and code:
+            # a valid invite lets a new worker in, so it is redeemed before the invite gate
+            service, supervision = self.deps.service, self.deps.supervision
+            if await supervision.invite_open(code):
+                await service.language(user.id, user.language_code)
+                invited = await supervision.redeem_invite(user.id, code)
+            log.info("invite_%s user=%s", "redeemed" if invited else "refused", user.id)
+            texts = service.texts(service.pick_language(user.language_code))
+            await context.bot.send_message(
+                user.id, texts.text("invite_welcome" if invited else "invite_invalid")
+            )
+        who = await self.who(update, context)
         if who is None:
             return
-        user_id, chat_id, language, texts = who
-        first = update.effective_user.first_name if update.effective_user else ""
+        first = user.first_name if user else ""
         await context.bot.send_message(
-            chat_id, texts.text("intro", name=f" {first}" if first else "")
+            who.chat_id, who.texts.text("intro", name=f" {first}" if first else "")
         )
-        current = await self.service.current(user_id, language)
+        current = await self.deps.service.current(who.user_id, who.language)
         if current is not None:
-            await context.bot.send_message(chat_id, texts.text("resume"))
-            await self._send(context, chat_id, current)
+            await context.bot.send_message(who.chat_id, who.texts.text("resume"))
+            await self.send(context, who.chat_id, current)
             return
-        await self._send(
-            context, chat_id, await self.service.begin(user_id, language, update.update_id)
-        )
+        await self.restart(context, who, update.update_id)
 
     async def reflect(self, update: Update, context: Context) -> None:
-        who = await self._who(update)
-        if who is None:
-            return
-        user_id, chat_id, language, texts = who
-        await self._begin_or_offer_resume(
-            context, user_id, chat_id, language, texts, update.update_id
-        )
+        who = await self.who(update, context)
+        if who is not None:
+            await self.begin_or_offer_resume(context, who, update.update_id)
 
     async def contact(self, update: Update, context: Context) -> None:
-        who = await self._who(update)
+        who = await self.who(update, context)
         if who is not None:
-            await self._send_contact(context, who[1], who[3])
+            await self.send_contact(context, who)
 
     async def help(self, update: Update, context: Context) -> None:
-        who = await self._who(update)
+        who = await self.who(update, context)
         if who is not None:
-            await context.bot.send_message(who[1], who[3].text("help"))
+            await context.bot.send_message(who.chat_id, who.texts.text("help"))
 
     async def cancel(self, update: Update, context: Context) -> None:
-        who = await self._who(update)
+        who = await self.who(update, context)
         if who is None:
             return
-        user_id, chat_id, _, texts = who
-        cancelled = await self.service.cancel(user_id)
+        cancelled = await self.deps.service.cancel(who.user_id)
         if cancelled is None:
-            await context.bot.send_message(chat_id, texts.text("cancel_nothing"))
+            await context.bot.send_message(who.chat_id, who.texts.text("cancel_nothing"))
             return
         log.info("reflection_cancelled reflection=%s", cancelled.id)
-        b = texts.buttons
+        b = who.texts.buttons
         await context.bot.send_message(
-            chat_id,
-            texts.text("cancelled"),
-            reply_markup=simple_markup(((b["delete"], f"x:{cancelled.id}"),), ((b["new"], "n"),)),
+            who.chat_id,
+            who.texts.text("cancelled"),
+            reply_markup=simple_markup(((b["delete"], f"dl:{cancelled.id}"),), ((b["new"], "n"),)),
         )
 
     async def unknown_command(self, update: Update, context: Context) -> None:
-        who = await self._who(update)
+        who = await self.who(update, context)
         if who is not None:
-            await context.bot.send_message(who[1], who[3].text("unknown_command"))
+            await context.bot.send_message(who.chat_id, who.texts.text("unknown_command"))
 
     # --- messages ------------------------------------------------------------------------
     async def text(self, update: Update, context: Context) -> None:
-        who = await self._who(update)
         message = update.effective_message
-        if who is None or message is None or message.text is None:
+        if message is None or message.text is None:
             return
-        user_id, chat_id, language, _ = who
-        reply = await self.service.text(user_id, language, update.update_id, message.text)
-        await self._send(context, chat_id, reply)
+        who = await self.who(update, context)
+        if who is None:
+            return
+        reply = await self.deps.service.text(
+            who.user_id, who.language, update.update_id, message.text
+        )
+        await self.send(context, who.chat_id, reply)
 
     async def non_text(self, update: Update, context: Context) -> None:
-        who = await self._who(update)
+        who = await self.who(update, context)
         if who is not None:
-            log.info("non_text_message user=%s", who[0])
-            await context.bot.send_message(who[1], who[3].text("non_text"))
+            log.info("non_text_message user=%s", who.user_id)
+            await context.bot.send_message(who.chat_id, who.texts.text("non_text"))
 
     async def edited(self, update: Update, context: Context) -> None:
-        who = await self._who(update)
+        who = await self.who(update, context)
         if who is not None:
-            await context.bot.send_message(who[1], who[3].text("edited"))
+            await context.bot.send_message(who.chat_id, who.texts.text("edited"))
 
     async def group(self, update: Update, context: Context) -> None:
         chat = update.effective_chat
         if chat is None:
             return
-        language = self.service.pick_language(
-            update.effective_user.language_code if update.effective_user else None
-        )
+        service = self.deps.service
+        code = update.effective_user.language_code if update.effective_user else None
         await context.bot.send_message(
-            chat.id, self.service.texts(language).text("group_only_private")
+            chat.id, service.texts(service.pick_language(code)).text("group_only_private")
         )
 
-    # --- buttons -------------------------------------------------------------------------
-    async def callback(self, update: Update, context: Context) -> None:
-        query = update.callback_query
-        who = await self._who(update)
-        if query is None or who is None:
-            return
-        user_id, chat_id, language, texts = who
-        press = parse_callback(query.data)
-        message = query.message if isinstance(query.message, Message) else None
-        if isinstance(press, DialoguePress):
-            outcome = await self.service.press(
-                user_id, language, update.update_id, press.reflection_id, press.turn, press.action
-            )
-            if not outcome.accepted:
-                await query.answer(texts.text("stale_button"))
-                return
-            await query.answer()
-            await self._close_buttons(message, outcome.chosen)
-            await self._send(context, chat_id, outcome.reply)
-            return
-        if isinstance(press, DeletePress):
-            deleted = await self.service.delete(user_id, press.reflection_id)
-            await query.answer()
-            if deleted:
-                log.info("reflection_deleted reflection=%s", press.reflection_id)
-                await self._close_buttons(message, None)
-            await context.bot.send_message(
-                chat_id, texts.text("deleted" if deleted else "not_found")
-            )
-            return
-        if isinstance(press, SimplePress):
-            await query.answer()
-            await self._simple(context, update, press.kind, who)
-            return
-        log.info("callback_unrecognised user=%s", user_id)
-        await query.answer(texts.text("stale_button"))
-
-    async def _simple(
-        self, context: Context, update: Update, kind: str, who: tuple[int, int, str, PromptSet]
+    # --- dialogue buttons ----------------------------------------------------------------
+    async def press(
+        self,
+        context: Context,
+        who: Who,
+        update: Update,
+        reflection_id: int,
+        turn: int,
+        action: str,
     ) -> None:
-        user_id, chat_id, language, texts = who
-        if kind == "c":
-            await self._send_contact(context, chat_id, texts)
-        elif kind == "n":
-            await self._begin_or_offer_resume(
-                context, user_id, chat_id, language, texts, update.update_id
-            )
-        elif kind == "N":
-            await self._send(
-                context, chat_id, await self.service.begin(user_id, language, update.update_id)
-            )
-        else:
-            current = await self.service.current(user_id, language)
-            if current is None:
-                await context.bot.send_message(chat_id, texts.text("not_found"))
-            else:
-                await self._send(context, chat_id, current)
-
-    @staticmethod
-    async def _close_buttons(message: Message | None, chosen: str | None) -> None:
-        """Take the buttons off a message once used, showing what was picked."""
-        if message is None:
+        query = update.callback_query
+        assert query is not None
+        outcome = await self.deps.service.press(
+            who.user_id, who.language, update.update_id, reflection_id, turn, action
+        )
+        if not outcome.accepted:
+            await query.answer(who.texts.text("stale_button"))
             return
-        try:
-            if chosen and message.text:
-                await message.edit_text(f"{message.text}\n\n→ {chosen}", reply_markup=None)
-            else:
-                await message.edit_reply_markup(reply_markup=None)
-        except BadRequest:
-            log.info("edit_skipped message=%s", message.message_id)
+        await query.answer()
+        message = query.message if isinstance(query.message, Message) else None
+        await close_buttons(message, outcome.chosen)
+        await self.send(context, who.chat_id, outcome.reply)
 
     # --- errors --------------------------------------------------------------------------
     async def error(self, update: object, context: Context) -> None:
@@ -257,13 +204,28 @@ class Handlers:
         log.error("handler_error update=%s error=%s\n%s", update_id, type(error).__name__, frames)
         if not isinstance(update, Update) or isinstance(error, Forbidden):
             return
+        user = update.effective_user
         chat = update.effective_chat
-        if chat is None or chat.type != "private":
+        if user is None or (chat is not None and chat.type != "private"):
             return
-        language = self.service.pick_language(
-            update.effective_user.language_code if update.effective_user else None
-        )
+        service = self.deps.service
+        texts = service.texts(service.pick_language(user.language_code))
         try:
-            await context.bot.send_message(chat.id, self.service.texts(language).text("error"))
+            if update.callback_query is not None:
+                await update.callback_query.answer()
+            await context.bot.send_message(user.id, texts.text("error"))
         except Exception:  # the error report itself must never raise
             log.warning("error_reply_failed update=%s", update_id)
+
+
+async def close_buttons(message: Message | None, chosen: str | None) -> None:
+    """Take the buttons off a message once used, showing what was picked."""
+    if message is None:
+        return
+    try:
+        if chosen and message.text:
+            await message.edit_text(f"{message.text}\n\n→ {chosen}", reply_markup=None)
+        else:
+            await message.edit_reply_markup(reply_markup=None)
+    except BadRequest:
+        log.info("edit_skipped message=%s", message.message_id)

@@ -1,8 +1,11 @@
 """Inline keyboards for engine turns, and the short callback-data codec.
 
 Callback data (64 bytes at most, always re-checked against the pressing user on the server):
-``d:<reflection>:<turn>:<action>`` a dialogue button, ``c`` contact card, ``n`` new reflection,
-``N`` restart (end the active one), ``k`` continue the active one, ``x:<reflection>`` delete one.
+``d:<reflection>:<turn>:<action>`` a dialogue button; ``<kind>:<number>`` an item button
+(``p`` own list page, ``o`` open own, ``sh`` share preview, ``sc`` share confirmed, ``us``
+unshare, ``dl`` delete asked, ``dc`` delete confirmed, ``sp`` shared list page, ``so`` open
+shared); a bare kind: ``c`` contact card, ``n`` new reflection, ``N`` restart, ``k`` continue,
+``ex`` export, ``eq`` erase asked, ``ea`` erase confirmed, ``nc`` nothing changed.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.dialogue import Button, Turn
 
 _DIALOGUE = re.compile(r"^d:(\d{1,12}):(\d{1,6}):([a-z]{1,8}|[ts]:[a-z0-9_]{1,30})$")
-_DELETE = re.compile(r"^x:(\d{1,12})$")
+_ITEM = re.compile(r"^(p|o|sh|sc|us|dl|dc|sp|so):(\d{1,12})$")
+SIMPLE_KINDS = frozenset({"c", "n", "N", "k", "ex", "eq", "ea", "nc"})
 SIMPLE = {"contact": "c", "new": "n"}
 
 
@@ -28,35 +32,38 @@ class DialoguePress:
 
 @dataclass(frozen=True)
 class SimplePress:
-    kind: str  # one of "c", "n", "N", "k"
+    kind: str
 
 
 @dataclass(frozen=True)
-class DeletePress:
-    reflection_id: int
+class ItemPress:
+    kind: str
+    number: int
 
 
-Callback = DialoguePress | SimplePress | DeletePress
+Callback = DialoguePress | SimplePress | ItemPress
 
 
 def parse_callback(data: str | None) -> Callback | None:
     """Decode callback data; None for anything we did not make."""
     if not data or len(data) > 64:
         return None
-    if data in ("c", "n", "N", "k"):
+    if data in SIMPLE_KINDS:
         return SimplePress(data)
     match = _DIALOGUE.match(data)
     if match:
         return DialoguePress(int(match[1]), int(match[2]), match[3])
-    match = _DELETE.match(data)
+    match = _ITEM.match(data)
     if match:
-        return DeletePress(int(match[1]))
+        return ItemPress(match[1], int(match[2]))
     return None
 
 
 def _data(button: Button, reflection_id: int | None, turn: int) -> str:
     if button.action in SIMPLE:
         return SIMPLE[button.action]
+    if button.action == "share":
+        return f"sh:{reflection_id}"
     return f"d:{reflection_id}:{turn}:{button.action}"
 
 

@@ -273,3 +273,29 @@ async def test_supervisor_claims_the_role_once_with_the_printed_code(tmp_path: P
             assert listing["text"] == fi(h).text("supervisor_empty")
         finally:
             await h.stop_bot()
+
+
+async def test_own_list_pages_in_place(h: Harness) -> None:
+    for n in range(7):
+        await reflect(h, A, f"Pohdinta numero {n}")
+    (listing,) = await h.say(A, "/omat")
+    assert "sivu 1/2" in listing["text"] and "Pohdinta numero 6" in listing["text"]
+    older = button_data(listing, "p:1")
+    h.standin.press(A, listing, older)
+    await h.standin.wait_call("editMessageText")
+    page_two = h.standin.outbox(A.id)[-1]
+    assert page_two["message_id"] == listing["message_id"]  # edited in place
+    assert "sivu 2/2" in page_two["text"] and "Pohdinta numero 0" in page_two["text"]
+    assert "Pohdinta numero 6" not in page_two["text"]
+    assert button_data(page_two, "p:0")
+
+
+async def test_delete_one_from_own_list(h: Harness) -> None:
+    finished = await reflect(h, A, A_FIRST)
+    rid = rid_of(h, finished)
+    _, status = await h.press(A, finished, f"o:{rid}", replies=2)
+    (ask,) = await h.press(A, status, button_data(status, f"dl:{rid}"))
+    (done,) = await h.press(A, ask, button_data(ask, f"dc:{rid}"))
+    assert done["text"] == fi(h).text("deleted")
+    (listing,) = await h.say(A, "/omat")
+    assert listing["text"] == fi(h).text("own_empty")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.prompts import PromptError, PromptSet, load_prompts
+from bot.safety import SAFETY_FILE, Safety, load_safety
 
 
 def setup_logging(level: str) -> None:
@@ -32,9 +33,9 @@ def _settings(config: Path | None) -> Settings:
         raise SystemExit(2) from exc
 
 
-def _prompts(settings: Settings) -> dict[str, PromptSet]:
+def _content(settings: Settings) -> tuple[dict[str, PromptSet], Safety]:
     try:
-        return load_prompts(settings.prompts_dir)
+        return load_prompts(settings.prompts_dir), load_safety(settings.prompts_dir / SAFETY_FILE)
     except PromptError as exc:
         print(f"Prompt file problems:\n{exc}", file=sys.stderr)
         raise SystemExit(2) from exc
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = _settings(args.config)
     setup_logging(settings.log_level)
-    prompts = _prompts(settings)
+    prompts, safety = _content(settings)
 
     if args.command == "try":
         from bot.tryout import run_tryout
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             "master_key_created file=%s (back it up: without it the data cannot be read)",
             settings.key_file,
         )
-    app = build_application(settings, prompts, master)
+    app = build_application(settings, prompts, master, safety)
     log.info("bot_starting database=%s", settings.database)
     app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
     return 0

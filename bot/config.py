@@ -213,7 +213,7 @@ def load_settings(
         database=Path(str(values.get("database", DEFAULT_DATABASE))),
         prompts_dir=prompts_dir,
         default_language=language,
-        supervisor_name=name or "Työnohjaaja",
+        supervisor_name=name,
         supervisor_phone=phone,
         supervisor_ids=_parse_ids(values.get("supervisor_ids"), problems),
         api_base_url=_url(

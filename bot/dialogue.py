@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.echo import detect_cue, find_scale, salient_phrase
 from bot.prompts import PromptSet, Question
+from bot.safety import Safety
 
 # The order of stages after the opening; an echo is used only when the last answer offers
 # a phrase of the worker's own that has not been echoed yet.
@@ -53,6 +54,8 @@ class State:
     scale: int | None = None
     closing: bool = False
     finished: bool = False
+    held: bool = False  # the safety message is on screen; the next question waits
+    safety_shown: bool = False
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
@@ -99,7 +102,12 @@ class Enough:
     pass
 
 
-Event = Answer | ChooseTheme | ChooseScale | Skip | More | Enough
+@dataclass(frozen=True)
+class Continue:
+    """Go on after the safety message."""
+
+
+Event = Answer | ChooseTheme | ChooseScale | Skip | More | Enough | Continue
 
 
 @dataclass(frozen=True)
@@ -120,6 +128,7 @@ class Step:
     turns: tuple[Turn, ...]
     record: Record | None = None
     accepted: bool = True
+    alert: bool = False  # the safety message was shown
 
 
 def parse_action(action: str) -> Event | None:
@@ -130,6 +139,8 @@ def parse_action(action: str) -> Event | None:
         return More()
     if action == "enough":
         return Enough()
+    if action == "go":
+        return Continue()
     kind, _, value = action.partition(":")
     if kind == "t" and value.isascii() and value.isidentifier():
         return ChooseTheme(value)
@@ -141,8 +152,9 @@ def parse_action(action: str) -> Event | None:
 class Engine:
     """Chooses each next question from the stage plan and the worker's own last words."""
 
-    def __init__(self, prompts: PromptSet) -> None:
+    def __init__(self, prompts: PromptSet, safety: Safety | None = None) -> None:
         self.prompts = prompts
+        self.safety = safety
 
     # --- buttons -------------------------------------------------------------------------
     def _pace(self, stage: str) -> tuple[tuple[Button, ...], ...]:
@@ -169,10 +181,20 @@ class Engine:
             return (low, high, *self._pace(pending.stage))
         return self._pace(pending.stage)
 
+    def _safety_turn(self, *, can_continue: bool) -> Turn:
+        assert self.safety is not None
+        b = self.prompts.buttons
+        rows: tuple[tuple[Button, ...], ...] = ((Button(b["contact"], "contact"),),)
+        if can_continue:
+            rows += ((Button(b["continue"], "go"),), (Button(b["enough"], "enough"),))
+        return Turn(self.safety.message(self.prompts), rows)
+
     def current_turns(self, state: State) -> tuple[Turn, ...]:
         """What the worker should see now: the open question with its buttons."""
         if state.finished or state.pending is None:
             return (self._finished_turn(),)
+        if state.held and self.safety is not None:
+            return (self._safety_turn(can_continue=True),)
         if state.more_target is not None:
             return (Turn(self.prompts.text("more_invitation"), self._buttons(state)),)
         text = state.pending.text
@@ -263,8 +285,12 @@ class Engine:
         pending = state.pending
         if state.finished or pending is None:
             return self._refuse(state)
+        if state.held:
+            return self._after_hold(state, event)
+        if isinstance(event, Continue):
+            return self._refuse(state)
         if isinstance(event, Answer):
-            return self._answer(state, pending, event.text.strip(), None)
+            return self._guard(self._answer(state, pending, event.text.strip(), None), event.text)
         if isinstance(event, ChooseScale):
             if pending.stage != "scaling" or state.more_target is not None:
                 return self._refuse(state)
@@ -285,6 +311,44 @@ class Engine:
             state = replace(state, more_target=target, queue=queue, turn=state.turn + 1)
             return Step(state, self.current_turns(state))
         return self._enough(state, pending)
+
+    def _guard(self, step: Step, text: str) -> Step:
+        """Put the safety message before anything else when the words call for it."""
+        if (
+            self.safety is None
+            or step.state.safety_shown
+            or not step.accepted
+            or not self.safety.matches(text)
+        ):
+            return step
+        if step.state.finished:
+            state = replace(step.state, safety_shown=True)
+            return replace(
+                step,
+                state=state,
+                alert=True,
+                turns=(self._safety_turn(can_continue=False), *step.turns),
+            )
+        state = replace(step.state, held=True, safety_shown=True)
+        return replace(
+            step, state=state, alert=True, turns=(self._safety_turn(can_continue=True),)
+        )
+
+    def _after_hold(self, state: State, event: Event) -> Step:
+        """After the safety message: go on, stop, or keep writing (kept with the last answer)."""
+        resumed = replace(state, held=False, turn=state.turn + 1)
+        if isinstance(event, Continue):
+            return Step(resumed, self.current_turns(resumed))
+        if isinstance(event, Enough) and resumed.pending is not None:
+            return self._enough(resumed, resumed.pending)
+        if isinstance(event, Answer) and event.text.strip():
+            target = resumed.last_answered or resumed.pending
+            assert target is not None
+            record = Record(
+                target.question_id, target.stage, target.text, event.text.strip(), continued=True
+            )
+            return Step(resumed, self.current_turns(resumed), record=record)
+        return self._refuse(state)
 
     def _refuse(self, state: State) -> Step:
         return Step(state, (Turn(self.prompts.text("stale_button")),), accepted=False)

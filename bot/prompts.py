@@ -68,6 +68,7 @@ WORKER_COMMANDS = (
     "tietosuoja",
     "vie",
     "poista",
+    "kieli",
     "apua",
 )
 SUPERVISOR_COMMANDS = ("jaetut", "kooste", "kutsu")
@@ -135,6 +136,12 @@ TEXTS: Mapping[str, frozenset[str]] = MappingProxyType(
         "invite_invalid": frozenset(),
         "invite_only": frozenset(),
         "claim_done": frozenset(),
+        "supervisor_default_name": frozenset(),
+        "language_choose": frozenset(),
+        "language_set": frozenset(),
+        "safety_message": frozenset(
+            {"crisis_name", "crisis_number", "crisis_hours", "fi_number", "emergency"}
+        ),
     }
 )
 CUES = ("heavy", "success")

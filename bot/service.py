@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from bot.dialogue import Answer, Engine, Event, Record, State, Step, Turn, parse_action
 from bot.prompts import PromptSet
+from bot.safety import Safety
 from bot.storage import NewEntry, Reflection, Storage
 
 log = logging.getLogger(__name__)
@@ -63,11 +64,12 @@ class ReflectionService:
         prompts: Mapping[str, PromptSet],
         default_language: str,
         seeds: Callable[[], int] = lambda: secrets.randbelow(2**31),
+        safety: Safety | None = None,
     ) -> None:
         self.storage = storage
         self.prompts = prompts
         self.default_language = default_language if default_language in prompts else "fi"
-        self._engines = {lang: Engine(ps) for lang, ps in prompts.items()}
+        self._engines = {lang: Engine(ps, safety) for lang, ps in prompts.items()}
         self._seeds = seeds
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self._languages: dict[int, str] = {}
@@ -86,6 +88,15 @@ class ReflectionService:
             known = stored if stored in self.prompts else self.default_language
             self._languages[user_id] = known
         return known
+
+    async def set_language(self, user_id: int, language: str) -> str:
+        """Switch the user's language (registering them if needed); returns the one in use."""
+        if language not in self.prompts:
+            language = self.default_language
+        await self.language(user_id, language)
+        await self.storage.set_language(user_id, language)
+        self._languages[user_id] = language
+        return language
 
     async def registered(self, user_id: int) -> bool:
         return user_id in self._languages or await self.storage.is_user(user_id)
@@ -216,6 +227,8 @@ class ReflectionService:
                 turn=current.turn if current else 0,
             )
         log.info("reflection_started reflection=%s", stored.id)
+        if step.alert:
+            log.info("safety_offered reflection=%s", stored.id)
         return Reply(step.turns, stored.id, step.state.turn)
 
     async def _apply(
@@ -246,6 +259,8 @@ class ReflectionService:
                 state.turn,
                 duplicate=True,
             )
+        if step.alert:
+            log.info("safety_offered reflection=%s", reflection.id)
         if step.state.finished:
             log.info("reflection_finished reflection=%s", reflection.id)
         return Reply(step.turns, reflection.id, step.state.turn)

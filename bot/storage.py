@@ -328,6 +328,10 @@ class Storage:
             )
         return language
 
+    async def set_language(self, user_id: int, language: str) -> None:
+        async with self._write() as db:
+            await db.execute("UPDATE users SET language = ? WHERE id = ?", (language, user_id))
+
     async def is_user(self, user_id: int) -> bool:
         async with self._read() as db:
             return await _one(db, "SELECT 1 FROM users WHERE id = ?", (user_id,)) is not None

@@ -15,6 +15,7 @@ from telegram.ext import Application
 from bot.config import Settings, load_settings
 from bot.crypto import MasterKey, generate
 from bot.prompts import PromptSet, load_prompts
+from bot.safety import SAFETY_FILE, load_safety
 from bot.storage import Storage
 from bot.telegram.app import build_application
 from tests.botapi_standin import BotApiStandIn, FakeUser
@@ -48,12 +49,17 @@ class Harness:
         self.settings = settings_for(standin, database, **overrides)
         self.prompts: dict[str, PromptSet] = load_prompts(PROMPTS_DIR)
         self.master = MasterKey.from_text(generate())
+        self.safety = load_safety(PROMPTS_DIR / SAFETY_FILE)
         self.app: Application | None = None  # type: ignore[type-arg]
         self._seeds = count(1)
 
     async def start_bot(self) -> None:
         app = build_application(
-            self.settings, self.prompts, self.master, seeds=lambda: next(self._seeds)
+            self.settings,
+            self.prompts,
+            self.master,
+            self.safety,
+            seeds=lambda: next(self._seeds),
         )
         # the same order as Application.run_polling
         await app.initialize()

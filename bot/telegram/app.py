@@ -22,12 +22,19 @@ from telegram.ext import (
 from bot.config import Settings
 from bot.crypto import MasterKey
 from bot.prompts import SUPERVISOR_COMMANDS, WORKER_COMMANDS, PromptSet
+from bot.safety import Safety
 from bot.service import ReflectionService
 from bot.storage import Storage
 from bot.supervision import Supervision
 from bot.telegram.common import Context, Deps, HandlerGroup, Who
 from bot.telegram.handlers import ReflectionHandlers
-from bot.telegram.keyboards import DialoguePress, ItemPress, SimplePress, parse_callback
+from bot.telegram.keyboards import (
+    DialoguePress,
+    ItemPress,
+    LanguagePress,
+    SimplePress,
+    parse_callback,
+)
 from bot.telegram.own_data import OwnDataHandlers
 from bot.telegram.supervisor import SupervisorHandlers
 
@@ -77,7 +84,9 @@ class Router(HandlerGroup):
             return
         await query.answer()
         message = query.message if isinstance(query.message, Message) else None
-        if isinstance(press, SimplePress):
+        if isinstance(press, LanguagePress):
+            await self.reflection.set_language(context, who, press.language)
+        elif isinstance(press, SimplePress):
             await self._simple(context, who, update, press.kind)
         else:
             await self._item(context, who, press, message)
@@ -146,15 +155,16 @@ def build_application(
     settings: Settings,
     prompts: Mapping[str, PromptSet],
     master: MasterKey,
+    safety: Safety,
     *,
     seeds: Callable[[], int] | None = None,
 ) -> Application:  # type: ignore[type-arg]
     """A ready Application; storage opens in post_init and closes in post_shutdown."""
     storage = Storage(settings.database, master)
     service = (
-        ReflectionService(storage, prompts, settings.default_language, seeds)
+        ReflectionService(storage, prompts, settings.default_language, seeds, safety)
         if seeds is not None
-        else ReflectionService(storage, prompts, settings.default_language)
+        else ReflectionService(storage, prompts, settings.default_language, safety=safety)
     )
     supervision = Supervision(storage, settings.supervisor_ids)
     deps = Deps(settings, service, storage, supervision)
@@ -213,6 +223,7 @@ def build_application(
             command(("vie", "export", "exportera"), own.export_command),
             command(("poista", "erase", "radera"), own.erase_command),
             command(("tietosuoja", "privacy", "dataskydd"), own.privacy_command),
+            command(("kieli", "language", "sprak"), reflection.language_command),
             command(("jaetut", "shared", "delade"), supervisor.list_command),
             command(("kooste", "digest", "sammandrag"), supervisor.digest_command),
             command(("kutsu", "invite", "bjudin"), supervisor.invite_command),

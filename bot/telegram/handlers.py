@@ -29,16 +29,15 @@ class ReflectionHandlers(HandlerGroup):
         if settings.supervisor_phone is None:
             await context.bot.send_message(who.chat_id, who.texts.text("contact_missing"))
             return
-        first, _, last = settings.supervisor_name.partition(" ")
+        name = settings.supervisor_name or who.texts.text("supervisor_default_name")
+        first, _, last = name.partition(" ")
         await context.bot.send_contact(
             who.chat_id,
             phone_number=settings.supervisor_phone,
             first_name=first,
             last_name=last or None,
         )
-        await context.bot.send_message(
-            who.chat_id, who.texts.text("contact_card", name=settings.supervisor_name)
-        )
+        await context.bot.send_message(who.chat_id, who.texts.text("contact_card", name=name))
         log.info("contact_sent user=%s", who.user_id)
 
     async def begin_or_offer_resume(
@@ -131,6 +130,25 @@ class ReflectionHandlers(HandlerGroup):
             who.chat_id,
             who.texts.text("cancelled"),
             reply_markup=simple_markup(((b["delete"], f"dl:{cancelled.id}"),), ((b["new"], "n"),)),
+        )
+
+    async def language_command(self, update: Update, context: Context) -> None:
+        who = await self.who(update, context)
+        if who is None:
+            return
+        choices = tuple(
+            (ps.language_name, f"l:{code}") for code, ps in self.deps.service.prompts.items()
+        )
+        await context.bot.send_message(
+            who.chat_id, who.texts.text("language_choose"), reply_markup=simple_markup(choices)
+        )
+
+    async def set_language(self, context: Context, who: Who, language: str) -> None:
+        """Switch language; unknown codes (forged data) fall back to the default."""
+        chosen = await self.deps.service.set_language(who.user_id, language)
+        log.info("language_set user=%s language=%s", who.user_id, chosen)
+        await context.bot.send_message(
+            who.chat_id, self.deps.service.texts(chosen).text("language_set")
         )
 
     async def unknown_command(self, update: Update, context: Context) -> None:

@@ -5,7 +5,8 @@ Callback data (64 bytes at most, always re-checked against the pressing user on 
 (``p`` own list page, ``o`` open own, ``sh`` share preview, ``sc`` share confirmed, ``us``
 unshare, ``dl`` delete asked, ``dc`` delete confirmed, ``sp`` shared list page, ``so`` open
 shared); a bare kind: ``c`` contact card, ``n`` new reflection, ``N`` restart, ``k`` continue,
-``ex`` export, ``eq`` erase asked, ``ea`` erase confirmed, ``nc`` nothing changed.
+``ex`` export, ``eq`` erase asked, ``ea`` erase confirmed, ``nc`` nothing changed;
+``l:<language>`` choose the language.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from bot.dialogue import Button, Turn
 
 _DIALOGUE = re.compile(r"^d:(\d{1,12}):(\d{1,6}):([a-z]{1,8}|[ts]:[a-z0-9_]{1,30})$")
 _ITEM = re.compile(r"^(p|o|sh|sc|us|dl|dc|sp|so):(\d{1,12})$")
+_LANGUAGE = re.compile(r"^l:([a-z]{2})$")
 SIMPLE_KINDS = frozenset({"c", "n", "N", "k", "ex", "eq", "ea", "nc"})
 SIMPLE = {"contact": "c", "new": "n"}
 
@@ -41,7 +43,12 @@ class ItemPress:
     number: int
 
 
-Callback = DialoguePress | SimplePress | ItemPress
+@dataclass(frozen=True)
+class LanguagePress:
+    language: str
+
+
+Callback = DialoguePress | SimplePress | ItemPress | LanguagePress
 
 
 def parse_callback(data: str | None) -> Callback | None:
@@ -56,6 +63,9 @@ def parse_callback(data: str | None) -> Callback | None:
     match = _ITEM.match(data)
     if match:
         return ItemPress(match[1], int(match[2]))
+    match = _LANGUAGE.match(data)
+    if match:
+        return LanguagePress(match[1])
     return None
 
 

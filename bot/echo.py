@@ -11,6 +11,7 @@ _WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
 _CLAUSE_BREAK = re.compile(r"[.!?;:,()\[\]\"“”«»…–—\n]")
 _SCALE = re.compile(r"(?<![\d.,])(10|[0-9])(?:[.,][0-9]+)?(?![\d])")
 MAX_WORDS = 4
+MAX_TOKENS = 6
 MAX_CHARS = 60
 _MIN_WORD = 3
 _CUE_BONUS = 8
@@ -43,24 +44,32 @@ def find_scale(text: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _runs(text: str, stopwords: frozenset[str]) -> list[list[_Word]]:
-    runs: list[list[_Word]] = []
+def _clauses(text: str) -> list[list[_Word]]:
+    """The words of each clause; an echo never spans a clause break."""
+    clauses: list[list[_Word]] = []
     start = 0
     for clause in [*_CLAUSE_BREAK.finditer(text), None]:
         end = clause.start() if clause else len(text)
-        current: list[_Word] = []
-        for m in _WORD.finditer(text, start, end):
-            word = _Word(m.group(0), m.start(), m.end())
-            if word.text.lower() in stopwords or len(word.text) < _MIN_WORD:
-                if current:
-                    runs.append(current)
-                current = []
-            else:
-                current.append(word)
-        if current:
-            runs.append(current)
+        words_ = [_Word(m.group(0), m.start(), m.end()) for m in _WORD.finditer(text, start, end)]
+        if words_:
+            clauses.append(words_)
         start = clause.end() if clause else len(text)
-    return runs
+    return clauses
+
+
+def _windows(clause: list[_Word], stopwords: frozenset[str]) -> list[list[_Word]]:
+    """Runs that start and end on content words, with single function words as glue inside."""
+    content = [w.text.lower() not in stopwords and len(w.text) >= _MIN_WORD for w in clause]
+    windows: list[list[_Word]] = []
+    for first in range(len(clause)):
+        if not content[first]:
+            continue
+        for last in range(first, min(len(clause), first + MAX_TOKENS)):
+            if last > first and not content[last - 1] and not content[last]:
+                break  # two function words in a row end the run
+            if content[last] and sum(content[first : last + 1]) <= MAX_WORDS:
+                windows.append(clause[first : last + 1])
+    return windows
 
 
 def salient_phrase(
@@ -69,24 +78,26 @@ def salient_phrase(
     cue_stems: Iterable[str] = (),
     exclude: Iterable[str] = (),
 ) -> str | None:
-    """The worker's own phrase to echo: a run of content words, quoted exactly as written.
+    """The worker's own phrase to echo, quoted exactly as written.
 
-    Runs of consecutive content words inside one clause are scored by their length and by cue
-    words (feelings, successes); the best run not already echoed wins, earliest on a tie.
+    Candidates are runs of up to four content words inside one clause, held together by at
+    most single function words ("kukaan ei kuunnellut"). They are scored by the length of their
+    content words and by cue words (feelings, successes); the best run not echoed yet wins,
+    the earliest on a tie.
     """
     stems = tuple(cue_stems)
     used = {e.lower() for e in exclude}
     best: tuple[int, str] | None = None
-    for run in _runs(text, stopwords):
-        for size in range(min(MAX_WORDS, len(run)), 0, -1):
-            for first in range(len(run) - size + 1):
-                window = run[first : first + size]
-                phrase = text[window[0].start : window[-1].end]
-                if len(phrase) > MAX_CHARS or phrase.lower() in used:
-                    continue
-                score = sum(min(len(w.text), 10) for w in window)
-                if any(w.text.lower().startswith(s) for w in window for s in stems):
-                    score += _CUE_BONUS
-                if best is None or score > best[0]:
-                    best = (score, phrase)
+    for clause in _clauses(text):
+        for window in _windows(clause, stopwords):
+            phrase = text[window[0].start : window[-1].end]
+            if len(phrase) > MAX_CHARS or phrase.lower() in used:
+                continue
+            content = [w for w in window
+                       if w.text.lower() not in stopwords and len(w.text) >= _MIN_WORD]
+            score = sum(min(len(w.text), 10) for w in content)
+            if any(w.text.lower().startswith(s) for w in content for s in stems):
+                score += _CUE_BONUS
+            if best is None or score > best[0]:
+                best = (score, phrase)
     return best[1] if best else None

@@ -52,6 +52,7 @@ class Harness:
         self.safety = load_safety(PROMPTS_DIR / SAFETY_FILE)
         self.app: Application | None = None  # type: ignore[type-arg]
         self._seeds = count(1)
+        self.log: list[tuple[int, str]] = []  # (user id, line) for transcripts
 
     async def start_bot(self) -> None:
         app = build_application(
@@ -86,16 +87,33 @@ class Harness:
     async def say(self, user: FakeUser, text: str, replies: int = 1) -> list[dict[str, Any]]:
         """Send a text and wait for the bot's replies to it."""
         self.standin.send_text(user, text)
-        return await self.standin.wait_outgoing(user.id, replies)
+        self.log.append((user.id, f"sinä:  {text}"))
+        return self._logged(user, await self.standin.wait_outgoing(user.id, replies))
 
     async def press(
         self, user: FakeUser, message: dict[str, Any], data: str, replies: int = 1
     ) -> list[dict[str, Any]]:
+        """Press a button and wait for the bot's new messages in reply."""
         self.standin.press(user, message, data)
-        if replies == 0:
-            await self.standin.wait_idle()
-            return []
-        return await self.standin.wait_outgoing(user.id, replies)
+        label = next((k for k, v in buttons(message).items() if v == data), data)
+        self.log.append((user.id, f"sinä:  [{label}]"))
+        return self._logged(user, await self.standin.wait_outgoing(user.id, replies))
+
+    def _logged(self, user: FakeUser, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for item in items:
+            if "contact" in item:
+                line = f"<{item['contact']['first_name']} {item['contact']['phone_number']}>"
+            elif "document" in item:
+                line = f"<{item['document']['file_name']}>"
+            else:
+                line = str(item.get("text", ""))
+            labels = "  ".join(f"[{label}]" for label in buttons(item))
+            self.log.append((user.id, f"botti: {line}" + (f"\n       {labels}" if labels else "")))
+        return items
+
+    def transcript(self, user: FakeUser) -> str:
+        """What the worker and the bot said to each other, in order."""
+        return "\n".join(line for uid, line in self.log if uid == user.id)
 
     @asynccontextmanager
     async def storage(self) -> AsyncIterator[Storage]:
@@ -133,18 +151,3 @@ def button_data(message: dict[str, Any], suffix: str) -> str:
     matches = [d for d in buttons(message).values() if d.endswith(suffix)]
     assert len(matches) == 1, (suffix, buttons(message))
     return matches[0]
-
-
-def transcript(standin: BotApiStandIn, user: FakeUser) -> str:
-    """What the worker and the bot said, in order, for reading a run."""
-    lines = []
-    for call in standin.calls:
-        if call.method == "sendMessage" and int(call.params["chat_id"]) == user.id:
-            lines.append(f"botti: {call.params['text']}")
-            for label in buttons({"reply_markup": call.params.get("reply_markup")}):
-                lines.append(f"       [{label}]")
-        elif call.method == "sendContact":
-            lines.append(
-                f"botti: <yhteystieto {call.params['first_name']} {call.params['phone_number']}>"
-            )
-    return "\n".join(lines)

@@ -19,7 +19,6 @@ from tests.harness import (
     answer_to,
     button_data,
     buttons,
-    transcript,
 )
 
 WORKER = FakeUser(id=501, first_name="Aino", language_code="fi")
@@ -106,7 +105,7 @@ async def test_whole_reflection_in_finnish(harness: Harness) -> None:
     assert entries[-1].stage == "closing"
     ids = [e.question_id for e in entries]
     assert len(ids) == len(set(ids))
-    print("\n" + transcript(standin, WORKER))
+    print("\n" + h.transcript(WORKER))
 
 
 async def test_restart_mid_reflection_continues_at_same_question(harness: Harness) -> None:

@@ -93,8 +93,9 @@ def salient_phrase(
             phrase = text[window[0].start : window[-1].end]
             if len(phrase) > MAX_CHARS or phrase.lower() in used:
                 continue
-            content = [w for w in window
-                       if w.text.lower() not in stopwords and len(w.text) >= _MIN_WORD]
+            content = [
+                w for w in window if w.text.lower() not in stopwords and len(w.text) >= _MIN_WORD
+            ]
             score = sum(min(len(w.text), 10) for w in content)
             if any(w.text.lower().startswith(s) for w in content for s in stems):
                 score += _CUE_BONUS

@@ -137,6 +137,8 @@ TEXTS: Mapping[str, frozenset[str]] = MappingProxyType(
         "invite_only": frozenset(),
         "claim_done": frozenset(),
         "supervisor_default_name": frozenset(),
+        "trend_title": frozenset(),
+        "trend_shared_title": frozenset(),
         "language_choose": frozenset(),
         "language_set": frozenset(),
         "safety_message": frozenset(

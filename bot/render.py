@@ -13,12 +13,14 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.prompts import PromptSet
-from bot.storage import Entry, Reflection, SharedItem
+from bot.storage import Entry, Reflection, ScalePoint, SharedItem
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 # Telegram's limit is 4096 UTF-16 code units of visible text; keep a margin for joins.
 MESSAGE_LIMIT = 3900
 FIRST_WORDS = 60
+SPARK = "▁▂▃▄▅▆▇█"
+GAP = "·"
 
 
 def u16len(text: str) -> int:
@@ -120,6 +122,40 @@ def summary_line(number: int, reflection: Reflection, first: str, texts: PromptS
                 f" ({texts.text('opened_mark', date=local_time(reflection.opened_at, texts))})"
             )
     return f"{number}. {title(reflection, texts)}{status}\n   “{first_words(first)}”"
+
+
+def sparkline(values: Sequence[int | None]) -> str:
+    """Scale answers 0–10 as ▁…█ on an absolute scale; a reflection without one shows as ·."""
+    return "".join(GAP if v is None else SPARK[min(7, max(0, round(v * 7 / 10)))] for v in values)
+
+
+def _short_date(iso: str) -> str:
+    moment = datetime.fromisoformat(iso).astimezone(HELSINKI)
+    return f"{moment.day}.{moment.month}.{moment.year}"
+
+
+def trend_lines(points: Sequence[ScalePoint], texts: PromptSet) -> list[str]:
+    """One line per theme that has scale answers: sparkline, then first and last value."""
+    by_theme: dict[str | None, list[ScalePoint]] = {}
+    for point in points:
+        by_theme.setdefault(point.theme, []).append(point)
+    lines = []
+    for theme, series in by_theme.items():
+        values = [p.scale for p in series]
+        given = [p for p in series if p.scale is not None]
+        if not given:
+            continue
+        found = texts.theme(theme) if theme else None
+        label = found.label if found else texts.text("no_theme")
+        first, last = given[0], given[-1]
+        span = (
+            f"{_short_date(first.started_at)} {first.scale}"
+            if first is last
+            else f"{_short_date(first.started_at)} {first.scale} → "
+            f"{_short_date(last.started_at)} {last.scale}"
+        )
+        lines.append(f"{label}: {sparkline(values)}  ({span})")
+    return lines
 
 
 def _markdown_reflection(

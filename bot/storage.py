@@ -157,6 +157,15 @@ class SharedItem:
 
 
 @dataclass(frozen=True)
+class ScalePoint:
+    """One reflection on a scale-over-time line; `scale` is None when none was given."""
+
+    theme: str | None
+    started_at: str
+    scale: int | None
+
+
+@dataclass(frozen=True)
 class DataCounts:
     reflections: int
     answers: int
@@ -536,6 +545,26 @@ class Storage:
                 (await self._reflection(db, row), await self._entries(db, user_id, int(row[0])))
                 for row in rows
             ]
+
+    async def scale_history(self, user_id: int, *, shared_only: bool) -> list[ScalePoint]:
+        """Per reflection with answers, oldest first: its theme, start and first 0–10 value."""
+        shared = "AND r.shared_at IS NOT NULL" if shared_only else ""
+        async with self._read() as db:
+            cursor = await db.execute(
+                "SELECT r.theme, r.started_at, (SELECT e.scale FROM entries e WHERE "  # noqa: S608
+                "e.reflection_id = r.id AND e.stage = 'scaling' AND e.scale IS NOT NULL "
+                "ORDER BY e.id LIMIT 1) FROM reflections r WHERE r.user_id = ? "
+                f"{shared} AND EXISTS (SELECT 1 FROM entries e WHERE e.reflection_id = r.id) "
+                "ORDER BY r.started_at, r.id",
+                (user_id,),
+            )
+            rows = await cursor.fetchall()
+        return [
+            ScalePoint(
+                None if r[0] is None else str(r[0]), str(r[1]), None if r[2] is None else int(r[2])
+            )
+            for r in rows
+        ]
 
     async def set_shared(self, user_id: int, reflection_id: int, shared: bool) -> bool:
         """Share a finished reflection with the supervisor, or take it back."""

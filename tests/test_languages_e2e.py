@@ -23,7 +23,9 @@ async def h(tmp_path: Path) -> AsyncIterator[Harness]:
             assert standin.unexpected == [], standin.unexpected
 
 
-async def walk(h: Harness, user: FakeUser, answers: list[str], scale: int) -> None:
+async def walk(
+    h: Harness, user: FakeUser, answers: list[str], scale: int, last_words: str
+) -> None:
     """Answer in plain words, press the scale when it comes, then enough and a closing word."""
     last = None
     for text in answers:
@@ -34,7 +36,7 @@ async def walk(h: Harness, user: FakeUser, answers: list[str], scale: int) -> No
     assert last is not None
     _, closing = await h.press(user, last, button_data(last, ":enough"), replies=2)
     assert button_data(closing, ":skip")
-    (finished,) = await h.say(user, answers[0].split()[0])
+    (finished,) = await h.say(user, last_words)
     assert buttons(finished)
 
 
@@ -53,6 +55,7 @@ async def test_swedish_reflection(h: Harness) -> None:
             "Jag vet vad jag gör.",
         ],
         scale=6,
+        last_words="Att jag klarar mer än jag tror.",
     )
     text = h.transcript(user)
     assert '"svårt samtal' in text or '"klient' in text
@@ -79,6 +82,7 @@ async def test_english_reflection_and_menus(h: Harness) -> None:
             "Knowing my own values.",
         ],
         scale=7,
+        last_words="That I stayed calm.",
     )
     text = h.transcript(user)
     assert "7" in text and "Thank you" in text

@@ -77,3 +77,27 @@ def test_exports_keep_words_exact(fi: PromptSet) -> None:
     data = json.loads(render.export_json(items, 7, "2026-11-24T12:00:00+00:00"))
     assert data["reflections"][0]["entries"][0]["answer"] == answer
     assert data["reflections"][0]["shared_at"] == REFLECTION.shared_at
+
+
+def test_sparkline_edges() -> None:
+    assert render.sparkline([]) == ""
+    assert render.sparkline([5]) == "▅"
+    assert render.sparkline([0, 10]) == "▁█"
+    assert render.sparkline([6, 6, 6]) == "▅▅▅"  # all equal stays at its own level
+    assert render.sparkline([2, None, 8]) == "▂·▇"
+
+
+def test_trend_lines_per_theme(fi: PromptSet) -> None:
+    from bot.storage import ScalePoint
+
+    points = [
+        ScalePoint("hyvinvointi", "2026-11-01T08:00:00+00:00", 4),
+        ScalePoint(None, "2026-11-02T08:00:00+00:00", None),
+        ScalePoint("hyvinvointi", "2026-11-10T08:00:00+00:00", None),
+        ScalePoint("hyvinvointi", "2026-11-20T08:00:00+00:00", 7),
+        ScalePoint("onnistuminen", "2026-11-21T08:00:00+00:00", 9),
+    ]
+    assert render.trend_lines(points, fi) == [
+        "Työhyvinvointi: ▄·▆  (1.11.2026 4 → 20.11.2026 7)",
+        "Onnistuminen: ▇  (21.11.2026 9)",
+    ]

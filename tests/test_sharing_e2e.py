@@ -299,3 +299,33 @@ async def test_delete_one_from_own_list(h: Harness) -> None:
     assert done["text"] == fi(h).text("deleted")
     (listing,) = await h.say(A, "/omat")
     assert listing["text"] == fi(h).text("own_empty")
+
+
+async def scaled_reflection(h: Harness, user: FakeUser, value: int) -> dict[str, Any]:
+    """A reflection on the well-being theme that reaches the scale and answers `value`."""
+    (opening,) = await h.say(user, "/pohdi")
+    if "kesken" in opening["text"]:
+        (opening,) = await h.press(user, opening, "N")
+    (last,) = await h.press(user, opening, button_data(opening, ":t:hyvinvointi"))
+    for text in ("Jaksaminen vaihtelee.", "Tauot auttavat.", "Kollegat tukevat.", "Hyvä."):
+        if any(d.endswith(f":s:{value}") for d in buttons(last).values()):
+            break
+        (last,) = await h.say(user, text)
+    (last,) = await h.press(user, last, button_data(last, f":s:{value}"))
+    _, closing = await h.press(user, last, button_data(last, ":enough"), replies=2)
+    (finished,) = await h.press(user, closing, button_data(closing, ":skip"))
+    return finished
+
+
+async def test_scale_answers_over_time_for_worker_and_supervisor(h: Harness) -> None:
+    first = await scaled_reflection(h, A, 4)
+    await scaled_reflection(h, A, 7)
+    (listing,) = await h.say(A, "/omat")
+    assert "Asteikkoarviosi ajan mittaan" in listing["text"]
+    assert "Työhyvinvointi: ▄▆" in listing["text"]
+    # the supervisor sees only the shared one's value
+    await share(h, A, first)
+    (notice,) = await h.standin.wait_outgoing(SUPERVISOR.id)
+    open_data = next(iter(buttons(notice).values()))
+    _, trend = await h.press(SUPERVISOR, notice, open_data, replies=2)
+    assert "Työhyvinvointi: ▄  (" in trend["text"] and "▆" not in trend["text"]

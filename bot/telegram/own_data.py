@@ -90,6 +90,12 @@ class OwnDataHandlers(HandlerGroup):
             numbers.append(
                 InlineKeyboardButton(str(index), callback_data=f"o:{summary.reflection.id}")
             )
+        if page == 0:
+            trend = render.trend_lines(
+                await self.deps.storage.scale_history(who.user_id, shared_only=False), who.texts
+            )
+            if trend:
+                lines += ["", who.texts.text("trend_title"), *trend]
         rows = [numbers]
         nav = _nav(who, page, count, "p")
         if nav:

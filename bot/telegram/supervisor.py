@@ -6,6 +6,7 @@ reveal nothing, not even whether anything has been shared.
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 from datetime import UTC, datetime
@@ -101,12 +102,14 @@ class SupervisorHandlers(HandlerGroup):
             return
         log.info("shared_opened reflection=%s", reflection_id)
         name = item.worker_name or who.texts.text("worker_unnamed")
-        await send_html(
-            context,
-            who.chat_id,
-            render.reflection_messages(item.reflection, item.entries, who.texts, worker_name=name),
-            protect=True,
+        messages = render.reflection_messages(
+            item.reflection, item.entries, who.texts, worker_name=name
         )
+        history = await self.deps.storage.scale_history(item.worker_id, shared_only=True)
+        trend = render.trend_lines(history, who.texts)
+        if trend:
+            messages.append(html.escape("\n".join([who.texts.text("trend_shared_title"), *trend])))
+        await send_html(context, who.chat_id, messages, protect=True)
 
     async def digest_command(self, update: Update, context: Context) -> None:
         who = await self._supervisor(update, context)

@@ -57,6 +57,9 @@ BUTTONS = (
     "newer",
     "older",
     "open_shared",
+    "resource_yes",
+    "resource_no",
+    "resource_another",
 )
 # Command names are the same in every language; the files give their menu descriptions.
 WORKER_COMMANDS = (
@@ -68,6 +71,7 @@ WORKER_COMMANDS = (
     "tietosuoja",
     "vie",
     "poista",
+    "voimavarat",
     "kieli",
     "apua",
 )
@@ -138,6 +142,11 @@ TEXTS: Mapping[str, frozenset[str]] = MappingProxyType(
         "claim_done": frozenset(),
         "supervisor_default_name": frozenset(),
         "trend_title": frozenset(),
+        "resource_consent_question": frozenset(),
+        "resource_consent_on": frozenset(),
+        "resource_consent_off": frozenset(),
+        "resource_offer": frozenset({"sentence"}),
+        "resource_none": frozenset(),
         "trend_shared_title": frozenset(),
         "language_choose": frozenset(),
         "language_set": frozenset(),

@@ -13,7 +13,9 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from bot import resources
 from bot.dialogue import Answer, Engine, Event, Record, State, Step, Turn, parse_action
+from bot.echo import detect_cue
 from bot.prompts import PromptSet
 from bot.safety import Safety
 from bot.storage import NewEntry, Reflection, Storage
@@ -161,7 +163,8 @@ class ReflectionService:
             if active is None:
                 opened = engine.start(self._seeds())
                 step = engine.handle(opened.state, Answer(text))
-                return await self._store_new(user_id, language, update_id, step)
+                reply = await self._store_new(user_id, language, update_id, step)
+                return await self._with_resource(user_id, language, text, step, reply)
             reflection, state = active
             return await self._apply(user_id, language, update_id, reflection, state, Answer(text))
 
@@ -195,6 +198,40 @@ class ReflectionService:
     async def delete(self, user_id: int, reflection_id: int) -> bool:
         async with self._user(user_id):
             return await self.storage.delete_reflection(user_id, reflection_id)
+
+    async def resource_sentence(
+        self,
+        user_id: int,
+        seed: int,
+        avoid: str | None = None,
+        exclude_reflection: int | None = None,
+    ) -> str | None:
+        """One of the worker's own earlier sentences about what helped, exactly as written."""
+        answers = await self.storage.resource_answers(
+            user_id, resources.RESOURCE_STAGES, exclude_reflection
+        )
+        return resources.pick(resources.sentences(answers), seed, avoid)
+
+    async def _with_resource(
+        self, user_id: int, language: str, text: str, step: Step, reply: Reply
+    ) -> Reply:
+        """With consent, a reflection that opens heavy first hears the worker's own words."""
+        texts = self.texts(language)
+        if (
+            reply.duplicate
+            or step.alert
+            or detect_cue(text, texts.cues) != "heavy"
+            or not await self.storage.resource_consent(user_id)
+        ):
+            return reply
+        sentence = await self.resource_sentence(
+            user_id, step.state.seed, exclude_reflection=reply.reflection_id
+        )
+        if sentence is None:
+            return reply
+        log.info("resource_offered reflection=%s", reply.reflection_id)
+        offer = Turn(texts.text("resource_offer", sentence=sentence))
+        return Reply((offer, *reply.turns), reply.reflection_id, reply.turn)
 
     # --- helpers -------------------------------------------------------------------------
     def _label(self, language: str, action: str) -> str | None:

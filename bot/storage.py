@@ -84,6 +84,20 @@ MIGRATIONS: Sequence[str] = (
         value TEXT NOT NULL
     );
     """,
+    # 4: resource bank consent, reminders, reflection kinds
+    """
+    ALTER TABLE users ADD COLUMN resource_bank INTEGER;  -- NULL not asked, 0 no, 1 yes
+    ALTER TABLE reflections ADD COLUMN kind TEXT NOT NULL DEFAULT 'free';
+    CREATE TABLE reminders (
+        user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+        weekdays TEXT NOT NULL DEFAULT '',   -- ISO weekdays 1-7, e.g. '1,4'
+        hour INTEGER NOT NULL DEFAULT 16 CHECK (hour BETWEEN 0 AND 23),
+        timezone TEXT NOT NULL DEFAULT 'Europe/Helsinki',
+        paused INTEGER NOT NULL DEFAULT 0,
+        skip_next INTEGER NOT NULL DEFAULT 0,
+        last_sent_at TEXT
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Telegram hands out update ids in increasing order; far older ids can be forgotten.
@@ -565,6 +579,36 @@ class Storage:
             )
             for r in rows
         ]
+
+    # --- resource bank -------------------------------------------------------------------
+    async def resource_consent(self, user_id: int) -> bool | None:
+        """True/False once the worker has answered; None if never asked."""
+        async with self._read() as db:
+            row = await _one(db, "SELECT resource_bank FROM users WHERE id = ?", (user_id,))
+        return None if row is None or row[0] is None else bool(row[0])
+
+    async def set_resource_consent(self, user_id: int, consent: bool) -> None:
+        async with self._write() as db:
+            await db.execute(
+                "UPDATE users SET resource_bank = ? WHERE id = ?", (int(consent), user_id)
+            )
+
+    async def resource_answers(
+        self, user_id: int, stages: Sequence[str], exclude_reflection: int | None = None
+    ) -> list[str]:
+        """The worker's own answers at resource stages, oldest first."""
+        marks = ", ".join("?" for _ in stages)
+        async with self._read() as db:
+            cursor = await db.execute(
+                f"SELECT e.answer FROM entries e JOIN reflections r ON r.id = e.reflection_id "  # noqa: S608
+                f"WHERE r.user_id = ? AND e.stage IN ({marks}) AND r.id != ? ORDER BY e.id",
+                (user_id, *stages, exclude_reflection or 0),
+            )
+            rows = await cursor.fetchall()
+            if not rows:
+                return []
+            sealer = await self._sealer(db, user_id)
+            return [sealer.open(bytes(r[0]), _ANSWER) for r in rows]
 
     async def set_shared(self, user_id: int, reflection_id: int, shared: bool) -> bool:
         """Share a finished reflection with the supervisor, or take it back."""

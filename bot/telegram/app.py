@@ -87,11 +87,13 @@ class Router(HandlerGroup):
         if isinstance(press, LanguagePress):
             await self.reflection.set_language(context, who, press.language)
         elif isinstance(press, SimplePress):
-            await self._simple(context, who, update, press.kind)
+            await self._simple(context, who, update, press.kind, message)
         else:
             await self._item(context, who, press, message)
 
-    async def _simple(self, context: Context, who: Who, update: Update, kind: str) -> None:
+    async def _simple(
+        self, context: Context, who: Who, update: Update, kind: str, message: Message | None
+    ) -> None:
         if kind == "c":
             await self.reflection.send_contact(context, who)
         elif kind == "n":
@@ -106,6 +108,10 @@ class Router(HandlerGroup):
             await self.own.ask_erase(context, who)
         elif kind == "ea":
             await self.own.erase(context, who)
+        elif kind in ("ry", "rn"):
+            await self.own.set_resource_consent(context, who, consent=kind == "ry")
+        elif kind == "ra":
+            await self.own.offer_resource(context, who, message)
         else:
             await context.bot.send_message(who.chat_id, who.texts.text("nothing_changed"))
 
@@ -224,6 +230,7 @@ def build_application(
             command(("poista", "erase", "radera"), own.erase_command),
             command(("tietosuoja", "privacy", "dataskydd"), own.privacy_command),
             command(("kieli", "language", "sprak"), reflection.language_command),
+            command(("voimavarat", "resources", "resurser"), own.resources_command),
             command(("jaetut", "shared", "delade"), supervisor.list_command),
             command(("kooste", "digest", "sammandrag"), supervisor.digest_command),
             command(("kutsu", "invite", "bjudin"), supervisor.invite_command),

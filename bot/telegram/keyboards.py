@@ -5,7 +5,8 @@ Callback data (64 bytes at most, always re-checked against the pressing user on 
 (``p`` own list page, ``o`` open own, ``sh`` share preview, ``sc`` share confirmed, ``us``
 unshare, ``dl`` delete asked, ``dc`` delete confirmed, ``sp`` shared list page, ``so`` open
 shared); a bare kind: ``c`` contact card, ``n`` new reflection, ``N`` restart, ``k`` continue,
-``ex`` export, ``eq`` erase asked, ``ea`` erase confirmed, ``nc`` nothing changed;
+``ex`` export, ``eq`` erase asked, ``ea`` erase confirmed, ``nc`` nothing changed, ``ry`` /
+``rn`` resource bank consent given / withdrawn, ``ra`` another of the worker's own sentences;
 ``l:<language>`` choose the language.
 """
 
@@ -21,7 +22,7 @@ from bot.dialogue import Button, Turn
 _DIALOGUE = re.compile(r"^d:(\d{1,12}):(\d{1,6}):([a-z]{1,8}|[ts]:[a-z0-9_]{1,30})$")
 _ITEM = re.compile(r"^(p|o|sh|sc|us|dl|dc|sp|so):(\d{1,12})$")
 _LANGUAGE = re.compile(r"^l:([a-z]{2})$")
-SIMPLE_KINDS = frozenset({"c", "n", "N", "k", "ex", "eq", "ea", "nc"})
+SIMPLE_KINDS = frozenset({"c", "n", "N", "k", "ex", "eq", "ea", "nc", "ry", "rn", "ra"})
 SIMPLE = {"contact": "c", "new": "n"}
 
 

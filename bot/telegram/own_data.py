@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from datetime import datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -65,6 +66,57 @@ class OwnDataHandlers(HandlerGroup):
                 shared=str(counts.shared),
             ),
             reply_markup=simple_markup(((b["export"], "ex"),), ((b["erase"], "eq"),)),
+        )
+
+    # --- resource bank -------------------------------------------------------------------
+    async def resources_command(self, update: Update, context: Context) -> None:
+        who = await self.who(update, context)
+        if who is None:
+            return
+        if await self.deps.storage.resource_consent(who.user_id):
+            await self.offer_resource(context, who, None)
+            return
+        b = who.texts.buttons
+        await context.bot.send_message(
+            who.chat_id,
+            who.texts.text("resource_consent_question"),
+            reply_markup=simple_markup(((b["resource_yes"], "ry"), (b["resource_no"], "rn"))),
+        )
+
+    async def set_resource_consent(self, context: Context, who: Who, consent: bool) -> None:
+        await self.deps.storage.set_resource_consent(who.user_id, consent)
+        log.info("resource_consent user=%s consent=%s", who.user_id, consent)
+        await context.bot.send_message(
+            who.chat_id,
+            who.texts.text("resource_consent_on" if consent else "resource_consent_off"),
+        )
+        if consent:
+            await self.offer_resource(context, who, None)
+
+    async def offer_resource(self, context: Context, who: Who, message: Message | None) -> None:
+        """One of the worker's own sentences about what helped, quoted exactly."""
+        if not await self.deps.storage.resource_consent(who.user_id):
+            await context.bot.send_message(who.chat_id, who.texts.text("resource_consent_off"))
+            return
+        # the sentence on the message pressed ("another one"), recovered from the template
+        shown = message.text if message is not None and message.text else ""
+        before, _, after = who.texts.texts["resource_offer"].partition("{sentence}")
+        previous = (
+            shown[len(before) : len(shown) - len(after)]
+            if shown.startswith(before) and shown.endswith(after) and shown
+            else None
+        )
+        sentence = await self.deps.service.resource_sentence(
+            who.user_id, secrets.randbelow(2**31), avoid=previous
+        )
+        if sentence is None:
+            await context.bot.send_message(who.chat_id, who.texts.text("resource_none"))
+            return
+        b = who.texts.buttons
+        await context.bot.send_message(
+            who.chat_id,
+            who.texts.text("resource_offer", sentence=sentence),
+            reply_markup=simple_markup(((b["resource_another"], "ra"), (b["resource_no"], "rn"))),
         )
 
     # --- list and one reflection ---------------------------------------------------------

@@ -60,6 +60,11 @@ BUTTONS = (
     "resource_yes",
     "resource_no",
     "resource_another",
+    "reminder_pause",
+    "reminder_resume",
+    "reminder_skip",
+    "reminder_unskip",
+    "reminder_remove",
 )
 # Command names are the same in every language; the files give their menu descriptions.
 WORKER_COMMANDS = (
@@ -72,6 +77,7 @@ WORKER_COMMANDS = (
     "vie",
     "poista",
     "voimavarat",
+    "muistutus",
     "kieli",
     "apua",
 )
@@ -147,6 +153,15 @@ TEXTS: Mapping[str, frozenset[str]] = MappingProxyType(
         "resource_consent_off": frozenset(),
         "resource_offer": frozenset({"sentence"}),
         "resource_none": frozenset(),
+        "reminder_status": frozenset({"days", "time", "timezone", "state", "next"}),
+        "reminder_weekdays": frozenset(),
+        "reminder_state_on": frozenset(),
+        "reminder_state_paused": frozenset(),
+        "reminder_state_off": frozenset(),
+        "reminder_skipping": frozenset(),
+        "reminder_nudge": frozenset(),
+        "reminder_bad_timezone": frozenset({"zone"}),
+        "reminder_removed": frozenset(),
         "trend_shared_title": frozenset(),
         "language_choose": frozenset(),
         "language_set": frozenset(),

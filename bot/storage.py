@@ -17,6 +17,7 @@ from pathlib import Path
 import aiosqlite
 
 from bot.crypto import MasterKey, Sealer, new_data_key
+from bot.reminders import Reminder
 
 # Each entry moves the schema one version up; never edit a released step, append a new one.
 MIGRATIONS: Sequence[str] = (
@@ -580,6 +581,50 @@ class Storage:
             for r in rows
         ]
 
+    # --- reminders -----------------------------------------------------------------------
+    async def reminder(self, user_id: int) -> Reminder | None:
+        async with self._read() as db:
+            row = await _one(
+                db,
+                f"SELECT {_REMINDER_COLUMNS} FROM reminders WHERE user_id = ?",  # noqa: S608
+                (user_id,),
+            )
+        return _reminder(row) if row else None
+
+    async def reminders(self) -> list[Reminder]:
+        async with self._read() as db:
+            cursor = await db.execute(f"SELECT {_REMINDER_COLUMNS} FROM reminders")  # noqa: S608
+            return [_reminder(row) for row in await cursor.fetchall()]
+
+    async def save_reminder(self, reminder: Reminder) -> None:
+        async with self._write() as db:
+            await db.execute(
+                "INSERT INTO reminders (user_id, weekdays, hour, timezone, paused, skip_next) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(user_id) DO UPDATE SET "
+                "weekdays = excluded.weekdays, hour = excluded.hour, "
+                "timezone = excluded.timezone, paused = excluded.paused, "
+                "skip_next = excluded.skip_next",
+                (
+                    reminder.user_id,
+                    ",".join(str(d) for d in sorted(reminder.weekdays)),
+                    reminder.hour,
+                    reminder.timezone,
+                    int(reminder.paused),
+                    int(reminder.skip_next),
+                ),
+            )
+
+    async def delete_reminder(self, user_id: int) -> bool:
+        async with self._write() as db:
+            cursor = await db.execute("DELETE FROM reminders WHERE user_id = ?", (user_id,))
+            return cursor.rowcount > 0
+
+    async def reminder_sent(self, user_id: int) -> None:
+        async with self._write() as db:
+            await db.execute(
+                "UPDATE reminders SET last_sent_at = ? WHERE user_id = ?", (now_iso(), user_id)
+            )
+
     # --- resource bank -------------------------------------------------------------------
     async def resource_consent(self, user_id: int) -> bool | None:
         """True/False once the worker has answered; None if never asked."""
@@ -797,6 +842,14 @@ _REFLECTION_COLUMNS = (
     "r.id, r.user_id, r.theme, r.status, r.state, r.started_at, r.ended_at, r.shared_at, "
     "r.opened_at"
 )
+
+
+_REMINDER_COLUMNS = "user_id, weekdays, hour, timezone, paused, skip_next"
+
+
+def _reminder(row: sqlite3.Row) -> Reminder:
+    days = frozenset(int(d) for d in str(row[1]).split(",") if d)
+    return Reminder(int(row[0]), days, int(row[2]), str(row[3]), bool(row[4]), bool(row[5]))
 
 
 async def _find(

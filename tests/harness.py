@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,14 @@ def settings_for(standin: BotApiStandIn, database: Path, **overrides: Any) -> Se
 class Harness:
     """A stand-in server plus a bot that can be stopped and started again on the same data."""
 
-    def __init__(self, standin: BotApiStandIn, database: Path, **overrides: Any) -> None:
+    def __init__(
+        self,
+        standin: BotApiStandIn,
+        database: Path,
+        clock: Callable[[], datetime] | None = None,
+        **overrides: Any,
+    ) -> None:
+        self.clock = clock
         self.standin = standin
         self.database = database
         self.settings = settings_for(standin, database, **overrides)
@@ -61,6 +69,7 @@ class Harness:
             self.master,
             self.safety,
             seeds=lambda: next(self._seeds),
+            clock=self.clock,
         )
         # the same order as Application.run_polling
         await app.initialize()

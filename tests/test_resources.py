@@ -17,8 +17,10 @@ HELPED = "Kävelylenkki lounaalla auttoi minua rauhoittumaan. Myös työparin hu
 
 def test_sentences_are_exact_substrings() -> None:
     found = resources.sentences([HELPED, "ok", "…"])
-    assert found == ["Kävelylenkki lounaalla auttoi minua rauhoittumaan.",
-                     "Myös työparin huumori!"]
+    assert found == [
+        "Kävelylenkki lounaalla auttoi minua rauhoittumaan.",
+        "Myös työparin huumori!",
+    ]
     assert all(s in HELPED for s in found)
 
 
@@ -43,7 +45,7 @@ async def h(tmp_path: Path) -> AsyncIterator[Harness]:
 
 async def answer_a_resource_question(h: Harness) -> None:
     """One reflection in which the worker answers a resource question with HELPED."""
-    (question,) = await h.say(WORKER, "Viikko oli sekava.")
+    await h.say(WORKER, "Viikko oli sekava.")
     for _ in range(4):
         async with h.storage() as store:
             reflection = await store.active_reflection(WORKER.id)
@@ -51,9 +53,9 @@ async def answer_a_resource_question(h: Harness) -> None:
             stage = '"stage":"resources"' in reflection.state
         if stage:
             break
-        (question,) = await h.say(WORKER, "Jotain muuta.")
+        await h.say(WORKER, "Jotain muuta.")
     assert stage, "the resource question did not come"
-    (question,) = await h.say(WORKER, HELPED)
+    await h.say(WORKER, HELPED)
     await h.say(WORKER, "/peru")
 
 
@@ -68,13 +70,14 @@ async def test_heavy_opening_hears_own_words_with_consent(h: Harness) -> None:
     (ask,) = await h.say(WORKER, "/voimavarat")
     assert ask["text"] == h.prompts["fi"].text("resource_consent_question")
     saved, offer = await h.press(WORKER, ask, "ry", replies=2)
+    assert saved["text"] == h.prompts["fi"].text("resource_consent_on")
     quoted = offer["text"].split('"', 1)[1].rsplit('"', 1)[0]
     assert quoted in resources.sentences([HELPED])  # exactly the worker's sentence
     (another,) = await h.press(WORKER, offer, button_data(offer, "ra"))
     assert another["text"] != offer["text"]  # the other sentence
     offer_turn, question = await h.say(WORKER, "Tänään on todella raskas päivä.", replies=2)
-    assert offer_turn["text"].startswith("Aiemmin sanoit: \"")
-    assert offer_turn["text"][len("Aiemmin sanoit: \""):-1] in HELPED
+    assert offer_turn["text"].startswith('Aiemmin sanoit: "')
+    assert offer_turn["text"][len('Aiemmin sanoit: "') : -1] in HELPED
     assert buttons(question)
     await h.say(WORKER, "/peru")
     # a light opening gets no offer; withdrawing consent stops offers

@@ -36,6 +36,7 @@ from bot.telegram.keyboards import (
     parse_callback,
 )
 from bot.telegram.own_data import OwnDataHandlers
+from bot.telegram.reminders import Clock, ReminderHandlers
 from bot.telegram.supervisor import SupervisorHandlers
 
 log = logging.getLogger(__name__)
@@ -55,9 +56,11 @@ class Router(HandlerGroup):
         reflection: ReflectionHandlers,
         own: OwnDataHandlers,
         supervisor: SupervisorHandlers,
+        reminders: ReminderHandlers,
     ) -> None:
         super().__init__(deps)
         self.reflection, self.own, self.supervisor = reflection, own, supervisor
+        self.reminders = reminders
 
     async def callback(self, update: Update, context: Context) -> None:
         query = update.callback_query
@@ -112,6 +115,8 @@ class Router(HandlerGroup):
             await self.own.set_resource_consent(context, who, consent=kind == "ry")
         elif kind == "ra":
             await self.own.offer_resource(context, who, message)
+        elif kind in ("rp", "rs", "rx"):
+            await self.reminders.change(context, who, kind, None, message)
         else:
             await context.bot.send_message(who.chat_id, who.texts.text("nothing_changed"))
 
@@ -135,6 +140,8 @@ class Router(HandlerGroup):
             await self.own.delete(context, who, number)
         elif kind == "sp":
             await self.supervisor.show_page(context, who, number, message)
+        elif kind in ("rw", "rh"):
+            await self.reminders.change(context, who, kind, number, message)
         else:
             await self.supervisor.open(context, who, number)
 
@@ -164,6 +171,7 @@ def build_application(
     safety: Safety,
     *,
     seeds: Callable[[], int] | None = None,
+    clock: Clock | None = None,
 ) -> Application:  # type: ignore[type-arg]
     """A ready Application; storage opens in post_init and closes in post_shutdown."""
     storage = Storage(settings.database, master)
@@ -177,12 +185,14 @@ def build_application(
     reflection = ReflectionHandlers(deps)
     own = OwnDataHandlers(deps)
     supervisor = SupervisorHandlers(deps)
-    router = Router(deps, reflection, own, supervisor)
+    reminders = ReminderHandlers(deps, clock)
+    router = Router(deps, reflection, own, supervisor, reminders)
 
     async def post_init(app: Application) -> None:  # type: ignore[type-arg]
         await storage.open()
         log.info("storage_open schema=%s", await storage.schema_version())
         await _announce_claim_code(supervision, settings)
+        await reminders.restore(app)
         default = service.texts(settings.default_language)
         try:
             await app.bot.set_my_commands(_commands(default, WORKER_COMMANDS))
@@ -231,6 +241,7 @@ def build_application(
             command(("tietosuoja", "privacy", "dataskydd"), own.privacy_command),
             command(("kieli", "language", "sprak"), reflection.language_command),
             command(("voimavarat", "resources", "resurser"), own.resources_command),
+            command(("muistutus", "reminder", "paminnelse"), reminders.command),
             command(("jaetut", "shared", "delade"), supervisor.list_command),
             command(("kooste", "digest", "sammandrag"), supervisor.digest_command),
             command(("kutsu", "invite", "bjudin"), supervisor.invite_command),

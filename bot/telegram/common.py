@@ -95,8 +95,9 @@ async def edit_or_send(
         try:
             await message.edit_text(text, reply_markup=markup)
             return
-        except BadRequest:
-            pass
+        except BadRequest as exc:
+            if "not modified" in str(exc).lower():
+                return  # already showing exactly this
     await context.bot.send_message(chat_id, text, reply_markup=markup)
 
 

@@ -1,13 +1,15 @@
 """Inline keyboards for engine turns, and the short callback-data codec.
 
 Callback data (64 bytes at most, always re-checked against the pressing user on the server):
-``d:<reflection>:<turn>:<action>`` a dialogue button; ``<kind>:<number>`` an item button
-(``p`` own list page, ``o`` open own, ``sh`` share preview, ``sc`` share confirmed, ``us``
-unshare, ``dl`` delete asked, ``dc`` delete confirmed, ``sp`` shared list page, ``so`` open
-shared); a bare kind: ``c`` contact card, ``n`` new reflection, ``N`` restart, ``k`` continue,
-``ex`` export, ``eq`` erase asked, ``ea`` erase confirmed, ``nc`` nothing changed, ``ry`` /
-``rn`` resource bank consent given / withdrawn, ``ra`` another of the worker's own sentences;
-``l:<language>`` choose the language.
+- ``d:<reflection>:<turn>:<action>`` a dialogue button;
+- ``<kind>:<number>``: ``p`` own list page, ``o`` open own, ``sh`` share preview, ``sc`` share
+  confirmed, ``us`` unshare, ``dl`` delete asked, ``dc`` delete confirmed, ``sp`` shared list
+  page, ``so`` open shared, ``rw`` reminder weekday, ``rh`` reminder hour;
+- a bare kind: ``c`` contact card, ``n`` new reflection, ``N`` restart, ``k`` continue, ``ex``
+  export, ``eq`` erase asked, ``ea`` erase confirmed, ``nc`` nothing changed, ``ry``/``rn``
+  resource bank consent given/withdrawn, ``ra`` another own sentence, ``rp`` pause reminders,
+  ``rs`` skip the next reminder, ``rx`` remove reminders;
+- ``l:<language>`` choose the language.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.dialogue import Button, Turn
 
 _DIALOGUE = re.compile(r"^d:(\d{1,12}):(\d{1,6}):([a-z]{1,8}|[ts]:[a-z0-9_]{1,30})$")
-_ITEM = re.compile(r"^(p|o|sh|sc|us|dl|dc|sp|so):(\d{1,12})$")
+_ITEM = re.compile(r"^(p|o|sh|sc|us|dl|dc|sp|so|rw|rh):(\d{1,12})$")
 _LANGUAGE = re.compile(r"^l:([a-z]{2})$")
-SIMPLE_KINDS = frozenset({"c", "n", "N", "k", "ex", "eq", "ea", "nc", "ry", "rn", "ra"})
+SIMPLE_KINDS = frozenset(
+    {"c", "n", "N", "k", "ex", "eq", "ea", "nc", "ry", "rn", "ra", "rp", "rs", "rx"}
+)
 SIMPLE = {"contact": "c", "new": "n"}
 
 

@@ -14,6 +14,10 @@ from bot.safety import Safety
 # The order of stages after the opening; an echo is used only when the last answer offers
 # a phrase of the worker's own that has not been echoed yet.
 PLAN = ("echo", "resources", "echo", "scaling", "perspectives", "echo", "agency", "closing")
+# The anticipation exercise: a year ahead, things are fairly good; asked in the file's order.
+FUTURE_PLAN = ("future", "echo", "future", "future", "future", "closing")
+PLANS = {"free": PLAN, "future": FUTURE_PLAN}
+ORDERED_STAGES = frozenset({"future", "future_review"})
 SCALE_VALUES = range(11)
 THEME_QUESTION_PREFIX = "theme-"
 
@@ -42,6 +46,7 @@ class Pending:
 @dataclass(frozen=True)
 class State:
     seed: int
+    kind: str = "free"
     turn: int = 0
     plan_pos: int = 0
     queue: tuple[str, ...] = ()
@@ -63,6 +68,8 @@ class State:
     @classmethod
     def from_json(cls, raw: str) -> State:
         data: dict[str, Any] = json.loads(raw)
+        if data.get("kind", "free") not in PLANS:
+            raise ValueError("unknown reflection kind")
         for key in ("pending", "more_target", "last_answered"):
             if data.get(key) is not None:
                 data[key] = Pending(**data[key])
@@ -172,7 +179,7 @@ class Engine:
             return ()
         if state.more_target is not None:
             return ((Button(self.prompts.buttons["enough"], "enough"),),)
-        if pending.stage == "opening" and state.theme is None and not state.asked[1:]:
+        if self._doors_open(state):
             themes = [Button(t.label, f"t:{t.key}") for t in self.prompts.themes]
             return tuple(tuple(themes[i : i + 2]) for i in range(0, len(themes), 2))
         if pending.stage == "scaling":
@@ -189,6 +196,18 @@ class Engine:
             rows += ((Button(b["continue"], "go"),), (Button(b["enough"], "enough"),))
         return Turn(self.safety.message(self.prompts), rows)
 
+    @staticmethod
+    def _doors_open(state: State) -> bool:
+        """Theme doors show on a free reflection's first question until something is chosen."""
+        pending = state.pending
+        return (
+            state.kind == "free"
+            and pending is not None
+            and pending.stage == "opening"
+            and state.theme is None
+            and not state.asked[1:]
+        )
+
     def current_turns(self, state: State) -> tuple[Turn, ...]:
         """What the worker should see now: the open question with its buttons."""
         if state.finished or state.pending is None:
@@ -198,7 +217,7 @@ class Engine:
         if state.more_target is not None:
             return (Turn(self.prompts.text("more_invitation"), self._buttons(state)),)
         text = state.pending.text
-        if state.pending.stage == "opening" and state.theme is None and not state.asked[1:]:
+        if self._doors_open(state):
             text = f"{text}\n\n{self.prompts.text('opening_hint')}"
         return (Turn(text, self._buttons(state)),)
 
@@ -237,7 +256,8 @@ class Engine:
         elif stage in ("scaling_followup", "scaling_step"):
             n = state.scale if state.scale is not None else 0
             values.update(n=str(n), below=str(n - 1), above=str(n + 1))
-        question = self._rng(state, stage).choice(fresh)
+        ordered = stage in ORDERED_STAGES
+        question = fresh[0] if ordered else self._rng(state, stage).choice(fresh)
         pending = Pending(question.id, stage, question.text.format(**values))
         return replace(state, echoed=echoed), pending
 
@@ -252,8 +272,9 @@ class Engine:
         while True:
             if state.queue:
                 stage, state = state.queue[0], replace(state, queue=state.queue[1:])
-            elif state.plan_pos < len(PLAN):
-                stage, state = PLAN[state.plan_pos], replace(state, plan_pos=state.plan_pos + 1)
+            elif state.plan_pos < len(PLANS[state.kind]):
+                stage = PLANS[state.kind][state.plan_pos]
+                state = replace(state, plan_pos=state.plan_pos + 1)
             else:
                 return self._finish(state)
             picked = self._pick(state, stage, last)
@@ -272,11 +293,22 @@ class Engine:
         return Step(state, (self._finished_turn(),))
 
     # --- public --------------------------------------------------------------------------
-    def start(self, seed: int) -> Step:
-        """Open a reflection with an open invitation and the theme doors."""
-        state = State(seed=seed)
-        question = self._rng(state, "opening").choice(self.prompts.stages["opening"])
-        pending = Pending(question.id, "opening", question.text)
+    def start(self, seed: int, kind: str = "free", *, review: bool = False) -> Step:
+        """Open a reflection: an open invitation with theme doors, or the anticipation exercise.
+
+        With `review`, the anticipation exercise first asks about an earlier one just shown.
+        """
+        if kind == "future":
+            state = State(seed=seed, kind=kind)
+            stage = "future_review" if review else "future"
+            question = self.prompts.stages[stage][0]
+            if not review:
+                state = replace(state, plan_pos=1)  # the first "future" step is this one
+        else:
+            state = State(seed=seed)
+            stage = "opening"
+            question = self._rng(state, stage).choice(self.prompts.stages["opening"])
+        pending = Pending(question.id, stage, question.text)
         state = replace(state, pending=pending, asked=(question.id,), turn=1)
         return Step(state, self.current_turns(state))
 
@@ -399,7 +431,9 @@ class Engine:
     def _enough(self, state: State, pending: Pending) -> Step:
         if pending.stage == "closing" or state.closing or state.last_answered is None:
             return self._finish(state)
-        state = replace(state, queue=(), plan_pos=len(PLAN), more_target=None, closing=True)
+        state = replace(
+            state, queue=(), plan_pos=len(PLANS[state.kind]), more_target=None, closing=True
+        )
         picked = self._pick(state, "closing", None)
         if picked is None:
             return self._finish(state)

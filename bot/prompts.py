@@ -25,6 +25,8 @@ STAGES: Mapping[str, frozenset[str]] = MappingProxyType(
         "perspectives": frozenset(),
         "agency": frozenset(),
         "closing": frozenset(),
+        "future": frozenset(),
+        "future_review": frozenset(),
     }
 )
 # Placeholders a stage's questions must all contain.
@@ -77,6 +79,7 @@ WORKER_COMMANDS = (
     "vie",
     "poista",
     "voimavarat",
+    "ennakointi",
     "muistutus",
     "kieli",
     "apua",
@@ -148,6 +151,8 @@ TEXTS: Mapping[str, frozenset[str]] = MappingProxyType(
         "claim_done": frozenset(),
         "supervisor_default_name": frozenset(),
         "trend_title": frozenset(),
+        "future_label": frozenset(),
+        "future_replay": frozenset({"date"}),
         "resource_consent_question": frozenset(),
         "resource_consent_on": frozenset(),
         "resource_consent_off": frozenset(),

@@ -34,6 +34,8 @@ def local_time(iso: str, texts: PromptSet) -> str:
 
 
 def theme_label(reflection: Reflection, texts: PromptSet) -> str:
+    if reflection.kind == "future":
+        return texts.text("future_label")
     theme = texts.theme(reflection.theme) if reflection.theme else None
     return theme.label if theme else texts.text("no_theme")
 

@@ -149,10 +149,18 @@ class ReflectionService:
         reflection, state = active
         return Reply(self._engine(language).current_turns(state), reflection.id, state.turn)
 
-    async def begin(self, user_id: int, language: str, update_id: int | None) -> Reply:
-        """Start a new reflection (ending an active one) with the opening invitation."""
+    async def begin(
+        self,
+        user_id: int,
+        language: str,
+        update_id: int | None,
+        kind: str = "free",
+        *,
+        review: bool = False,
+    ) -> Reply:
+        """Start a new reflection (ending an active one) with its opening question."""
         async with self._user(user_id):
-            step = self._engine(language).start(self._seeds())
+            step = self._engine(language).start(self._seeds(), kind, review=review)
             return await self._store_new(user_id, language, update_id, step)
 
     async def text(self, user_id: int, language: str, update_id: int | None, text: str) -> Reply:
@@ -253,6 +261,7 @@ class ReflectionService:
             entry=_entry(step.record),
             status=_status(step.state),
             theme=step.state.theme,
+            kind=step.state.kind,
         )
         if stored is None:
             log.info("duplicate_update update=%s", update_id)

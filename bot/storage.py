@@ -127,6 +127,7 @@ class Reflection:
     ended_at: str | None
     shared_at: str | None = None
     opened_at: str | None = None
+    kind: str = "free"
 
 
 @dataclass(frozen=True)
@@ -289,6 +290,7 @@ class Storage:
             ended_at=None if row[6] is None else str(row[6]),
             shared_at=None if row[7] is None else str(row[7]),
             opened_at=None if row[8] is None else str(row[8]),
+            kind=str(row[9]),
         )
 
     async def _entries(
@@ -422,6 +424,7 @@ class Storage:
         entry: NewEntry | None = None,
         status: str = "active",
         theme: str | None = None,
+        kind: str = "free",
     ) -> Reflection | None:
         """Begin a reflection, ending any active one; None if this update was handled already.
 
@@ -439,8 +442,8 @@ class Storage:
                 (now, user_id),
             )
             cursor = await db.execute(
-                "INSERT INTO reflections (user_id, theme, status, state, started_at, ended_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO reflections (user_id, theme, status, state, started_at, ended_at, "
+                "kind) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     user_id,
                     theme,
@@ -448,6 +451,7 @@ class Storage:
                     sealer.seal(state, _STATE),
                     now,
                     None if status == "active" else now,
+                    kind,
                 ),
             )
             reflection_id = cursor.lastrowid
@@ -543,9 +547,24 @@ class Storage:
             sealer = await self._sealer(db, user_id) if rows else None
             result = []
             for row in rows:
-                first = sealer.open(bytes(row[10]), _ANSWER) if sealer else ""
-                result.append(Summary(await self._reflection(db, row), first, int(row[9])))
+                first = sealer.open(bytes(row[_EXTRA + 1]), _ANSWER) if sealer else ""
+                result.append(Summary(await self._reflection(db, row), first, int(row[_EXTRA])))
         return result, int(total_row[0]) if total_row else 0
+
+    async def latest_of_kind(
+        self, user_id: int, kind: str
+    ) -> tuple[Reflection, list[Entry]] | None:
+        """The user's newest ended reflection of a kind, with its answers."""
+        async with self._read() as db:
+            row = await _find(
+                db,
+                "user_id = ? AND kind = ? AND status != 'active' AND EXISTS (SELECT 1 FROM "
+                "entries e WHERE e.reflection_id = r.id) ORDER BY r.started_at DESC, r.id DESC",
+                (user_id, kind),
+            )
+            if row is None:
+                return None
+            return await self._reflection(db, row), await self._entries(db, user_id, int(row[0]))
 
     async def everything(self, user_id: int) -> list[tuple[Reflection, list[Entry]]]:
         """All of a user's reflections with their answers, oldest first (for export)."""
@@ -774,7 +793,7 @@ class Storage:
     ) -> SharedItem:
         reflection = await self._reflection(db, row)
         sealer = await self._sealer(db, reflection.user_id)
-        name = sealer.open(bytes(row[9]), _NAME) if row[9] is not None else ""
+        name = sealer.open(bytes(row[_EXTRA]), _NAME) if row[_EXTRA] is not None else ""
         entries = (
             await self._entries(db, reflection.user_id, reflection.id) if with_entries else []
         )
@@ -840,8 +859,9 @@ class Storage:
 
 _REFLECTION_COLUMNS = (
     "r.id, r.user_id, r.theme, r.status, r.state, r.started_at, r.ended_at, r.shared_at, "
-    "r.opened_at"
+    "r.opened_at, r.kind"
 )
+_EXTRA = 10  # index of the first column a query adds after _REFLECTION_COLUMNS
 
 
 _REMINDER_COLUMNS = "user_id, weekdays, hour, timezone, paused, skip_next"

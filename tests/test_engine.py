@@ -219,3 +219,43 @@ def test_no_question_text_asks_why_or_advises(prompt_sets: dict[str, PromptSet])
             for q in questions:
                 lowered = q.text.lower()
                 assert not any(word in lowered for word in ps.style_guard), (ps.language, q.id)
+
+
+def test_anticipation_asks_in_order_and_ends_with_closing(fi: PromptSet) -> None:
+    engine = Engine(fi)
+    step = engine.start(seed=3, kind="future")
+    assert step.state.pending is not None and step.state.pending.question_id == "future-good"
+    assert actions(step)[0] == "skip"  # no theme doors here
+    stages = []
+    for answer in (
+        "Tiimi toimii ja minulla on aikaa asiakkaille.",
+        "Sanoin ajoissa ei.",
+        "Esihenkilö ja työnohjaus.",
+        "Ensimmäinen vapaa iltapäivä.",
+        "Toivoa.",
+        "Otan mukaan toivon.",
+    ):
+        if step.state.finished:
+            break
+        stages.append(step.state.pending.stage)  # type: ignore[union-attr]
+        step = engine.handle(step.state, Answer(answer))
+    assert step.state.finished
+    assert [s for s in stages if s == "future"] == ["future"] * 4
+    ids = [q for q in step.state.asked if q.startswith("future")]
+    assert ids == ["future-good", "future-did", "future-helped", "future-first-sign"]
+
+
+def test_anticipation_review_opens_with_the_comparison(fi: PromptSet) -> None:
+    step = Engine(fi).start(seed=3, kind="future", review=True)
+    assert step.state.pending is not None and step.state.pending.stage == "future_review"
+    step = Engine(fi).handle(step.state, Answer("Puolet on jo totta."))
+    assert step.state.pending is not None
+    assert step.state.pending.question_id in (
+        "echo-1",
+        "echo-2",
+        "echo-3",
+        "echo-4",
+        "echo-5",
+        "echo-6",
+        "future-good",
+    )

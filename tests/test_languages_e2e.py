@@ -128,3 +128,20 @@ async def test_safety_layer_in_a_reflection(h: Harness) -> None:
         if c.method in ("sendMessage", "sendContact")
     )
     print("\n--- turvallisuus ---\n" + h.transcript(user))
+
+
+async def test_anticipation_exercise_is_replayed_for_comparison(h: Harness) -> None:
+    user = FakeUser(id=2005, first_name="Kaisa", language_code="fi")
+    fi = h.prompts["fi"]
+    (first,) = await h.say(user, "/ennakointi")
+    assert first["text"] == fi.stages["future"][0].text
+    dream = "Tiimissä on rauha ja <minulla> on aikaa asiakkaille."
+    await h.say(user, dream)
+    await h.say(user, "/peru")
+    replay, earlier, review = await h.say(user, "/ennakointi", replies=3)
+    assert replay["text"].startswith("Kuvittelit ")
+    assert dream in earlier["text"] and earlier["_params"]["parse_mode"] == "HTML"
+    assert "Ennakointi – vuoden päästä" in earlier["text"]
+    assert review["text"] == fi.stages["future_review"][0].text
+    (listing,) = await h.say(user, "/omat")
+    assert "Ennakointi – vuoden päästä" in listing["text"]

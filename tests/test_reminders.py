@@ -1,4 +1,4 @@
-"""Reminders: due times on a fixed clock, restore after restart, skip, quiet hours, blocked users."""
+"""Reminders: due times on a fixed clock, restart restore, skip, quiet hours, blocked users."""
 
 from __future__ import annotations
 

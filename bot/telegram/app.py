@@ -242,6 +242,7 @@ def build_application(
             command(("kieli", "language", "sprak"), reflection.language_command),
             command(("voimavarat", "resources", "resurser"), own.resources_command),
             command(("muistutus", "reminder", "paminnelse"), reminders.command),
+            command(("ennakointi", "future", "framtid"), reflection.future),
             command(("jaetut", "shared", "delade"), supervisor.list_command),
             command(("kooste", "digest", "sammandrag"), supervisor.digest_command),
             command(("kutsu", "invite", "bjudin"), supervisor.invite_command),

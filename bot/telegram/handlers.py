@@ -8,8 +8,9 @@ import traceback
 from telegram import Message, Update
 from telegram.error import BadRequest, Forbidden
 
+from bot import render
 from bot.service import Reply
-from bot.telegram.common import Context, HandlerGroup, Who
+from bot.telegram.common import Context, HandlerGroup, Who, send_html
 from bot.telegram.keyboards import markup, simple_markup
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,28 @@ class ReflectionHandlers(HandlerGroup):
         who = await self.who(update, context)
         if who is not None:
             await self.begin_or_offer_resume(context, who, update.update_id)
+
+    async def future(self, update: Update, context: Context) -> None:
+        """The anticipation exercise; an earlier one is shown first, for comparison."""
+        who = await self.who(update, context)
+        if who is None:
+            return
+        earlier = await self.deps.storage.latest_of_kind(who.user_id, "future")
+        if earlier is not None:
+            reflection, entries = earlier
+            await context.bot.send_message(
+                who.chat_id,
+                who.texts.text(
+                    "future_replay", date=render.local_time(reflection.started_at, who.texts)
+                ),
+            )
+            await send_html(
+                context, who.chat_id, render.reflection_messages(reflection, entries, who.texts)
+            )
+        reply = await self.deps.service.begin(
+            who.user_id, who.language, update.update_id, "future", review=earlier is not None
+        )
+        await self.send(context, who.chat_id, reply)
 
     async def contact(self, update: Update, context: Context) -> None:
         who = await self.who(update, context)

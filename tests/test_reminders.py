@@ -169,3 +169,12 @@ async def test_remove_and_forged_values(h: Harness) -> None:
     assert job(h) is None
     async with h.storage() as store:
         assert await store.reminder(WORKER.id) is None
+
+
+async def test_erasing_everything_removes_the_reminder(h: Harness) -> None:
+    await set_monday_18(h)
+    (ask,) = await h.say(WORKER, "/poista")
+    await h.press(WORKER, ask, "ea")
+    assert job(h) is None
+    async with h.storage() as store:
+        assert await store.reminder(WORKER.id) is None

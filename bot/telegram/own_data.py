@@ -20,6 +20,7 @@ from bot.telegram.common import (
     send_html,
 )
 from bot.telegram.keyboards import simple_markup
+from bot.telegram.reminders import job_name
 
 log = logging.getLogger(__name__)
 
@@ -305,6 +306,9 @@ class OwnDataHandlers(HandlerGroup):
 
     async def erase(self, context: Context, who: Who) -> None:
         await self.deps.service.erase(who.user_id)
+        if context.job_queue is not None:  # their reminder went with their data
+            for job in context.job_queue.get_jobs_by_name(job_name(who.user_id)):
+                job.schedule_removal()
         log.info("user_erased user=%s", who.user_id)
         await context.bot.send_message(who.chat_id, who.texts.text("erased"))
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -12,9 +14,31 @@ from bot.prompts import PromptError, PromptSet, load_prompts
 from bot.safety import SAFETY_FILE, Safety, load_safety
 
 
-def setup_logging(level: str) -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, event (our messages are key=value)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            data["exception"] = record.exc_info[0].__name__ if record.exc_info[0] else ""
+        return json.dumps(data, ensure_ascii=False)
+
+
+def setup_logging(level: str, fmt: str = "text") -> None:
     """Our events at the chosen level; libraries that could print tokens or texts kept quiet."""
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s %(message)s", level=level)
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        JsonFormatter()
+        if fmt == "json"
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+    )
+    logging.basicConfig(level=level, handlers=[handler])  # a no-op where logging is set up
+    logging.getLogger().setLevel(level)
     # httpx logs each request URL, and the URL carries the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
@@ -23,6 +47,9 @@ def setup_logging(level: str) -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     # aiosqlite logs every statement with its parameters (answer texts) at DEBUG.
     logging.getLogger("aiosqlite").setLevel(logging.INFO)
+
+
+WEBHOOK_PATH = "telegram"
 
 
 def _settings(config: Path | None) -> Settings:
@@ -50,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     tryout.add_argument("--lang", default=None, help="fi, sv or en")
     sub.add_parser("check", help="validate settings and prompt files, then exit")
     sub.add_parser("keygen", help="print a new master key for BOT_MASTER_KEY")
+    backup = sub.add_parser("backup", help="copy the database safely while the bot runs")
+    backup.add_argument("target", type=Path, help="new file to write, e.g. backup.sqlite3")
     args = parser.parse_args(argv)
     if args.command == "keygen":
         from bot.crypto import generate
@@ -58,7 +87,22 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     settings = _settings(args.config)
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
+    if args.command == "backup":
+        from bot.backup import BackupError, backup_database
+
+        try:
+            result = backup_database(settings.database, args.target)
+        except (BackupError, sqlite3.Error) as exc:
+            print(f"Backup failed: {exc}", file=sys.stderr)
+            return 1
+        print(
+            f"Backed up {settings.database} to {result.path}: {result.bytes} bytes, "
+            f"{result.pages} pages, integrity {result.integrity}. Keep the master key "
+            f"({settings.key_file} or BOT_MASTER_KEY) in a separate safe place: the copy "
+            "cannot be read without it."
+        )
+        return 0
     prompts, safety = _content(settings)
 
     if args.command == "try":
@@ -95,8 +139,25 @@ def main(argv: list[str] | None = None) -> int:
             settings.key_file,
         )
     app = build_application(settings, prompts, master, safety)
-    log.info("bot_starting database=%s", settings.database)
-    app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+    if settings.webhook_url and settings.webhook_secret:
+        log.info(
+            "bot_starting mode=webhook listen=%s port=%s",
+            settings.webhook_listen,
+            settings.webhook_port,
+        )
+        # PTB answers 403 to any request without the X-Telegram-Bot-Api-Secret-Token header
+        app.run_webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            url_path=WEBHOOK_PATH,
+            webhook_url=f"{settings.webhook_url.rstrip('/')}/{WEBHOOK_PATH}",
+            secret_token=settings.webhook_secret,
+            allowed_updates=Update.ALL_TYPES,
+        )
+    else:
+        log.info("bot_starting mode=polling")
+        app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+    log.info("bot_stopped")
     return 0
 
 

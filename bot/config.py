@@ -38,6 +38,12 @@ ENV_VARS: Mapping[str, str] = {
     "master_key": "BOT_MASTER_KEY",
     "key_file": "BOT_KEY_FILE",
     "invite_only": "BOT_INVITE_ONLY",
+    "api_timeout": "BOT_API_TIMEOUT",
+    "webhook_url": "BOT_WEBHOOK_URL",
+    "webhook_secret": "BOT_WEBHOOK_SECRET",
+    "webhook_listen": "BOT_WEBHOOK_LISTEN",
+    "webhook_port": "BOT_WEBHOOK_PORT",
+    "log_format": "BOT_LOG_FORMAT",
 }
 CONFIG_FILE_ENV = "BOT_CONFIG"
 DEFAULT_CONFIG_FILE = Path("config.yaml")
@@ -68,6 +74,12 @@ class Settings:
     master_key: str | None = None
     key_file: Path = DEFAULT_KEY_FILE
     invite_only: bool = False
+    api_timeout: float = 10.0
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+    log_format: str = "text"
 
     def require_token(self) -> str:
         """Return the token or raise a ConfigError that says how to get one."""
@@ -149,6 +161,17 @@ def _parse_ids(raw: Any, problems: list[str]) -> frozenset[int]:
     return frozenset(ids)
 
 
+def _number(value: Any, name: str, low: float, high: float, problems: list[str]) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        problems.append(f"{name}: {value!r} is not a number")
+        return low
+    if not low <= number <= high:
+        problems.append(f"{name}: {number:g} must be between {low:g} and {high:g}")
+    return number
+
+
 def _url(value: Any, name: str, problems: list[str]) -> str:
     text = str(value)
     if not re.match(r"^https?://[^\s/]+", text):
@@ -207,6 +230,25 @@ def load_settings(
     if invite_raw not in ("true", "false", "1", "0", "yes", "no"):
         problems.append(f"invite_only: {invite_raw!r} must be true or false")
 
+    api_timeout = _number(values.get("api_timeout", 10), "api_timeout", 0.5, 120, problems)
+    port = int(_number(values.get("webhook_port", 8443), "webhook_port", 1, 65535, problems))
+    webhook_url = values.get("webhook_url")
+    webhook_secret = values.get("webhook_secret")
+    if webhook_url is not None:
+        webhook_url = _url(webhook_url, "webhook_url", problems)
+        if not str(webhook_url).startswith("https://"):
+            problems.append("webhook_url: Telegram only calls https:// addresses")
+        if webhook_secret is None:
+            problems.append(
+                "webhook_secret: required with webhook_url, so that only Telegram can post "
+                "updates (1-256 characters: A-Z, a-z, 0-9, _ and -)"
+            )
+    if webhook_secret is not None and not re.match(r"^[A-Za-z0-9_-]{1,256}$", str(webhook_secret)):
+        problems.append("webhook_secret: 1-256 characters of A-Z, a-z, 0-9, _ and -; not shown")
+    log_format = str(values.get("log_format", "text")).lower()
+    if log_format not in ("text", "json"):
+        problems.append(f"log_format: {log_format!r} must be text or json")
+
     name = str(values.get("supervisor_name", "")).strip()
     settings = Settings(
         token=token or None,
@@ -226,6 +268,12 @@ def load_settings(
         master_key=str(master_key) if master_key is not None else None,
         key_file=Path(str(values.get("key_file", DEFAULT_KEY_FILE))),
         invite_only=invite_raw in ("true", "1", "yes"),
+        api_timeout=api_timeout,
+        webhook_url=str(webhook_url) if webhook_url is not None else None,
+        webhook_secret=str(webhook_secret) if webhook_secret is not None else None,
+        webhook_listen=str(values.get("webhook_listen", "127.0.0.1")),
+        webhook_port=port,
+        log_format=log_format,
     )
     if problems:
         raise ConfigError(problems)

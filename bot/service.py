@@ -75,6 +75,7 @@ class ReflectionService:
         self._seeds = seeds
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self._languages: dict[int, str] = {}
+        self._blocked: set[int] | None = None  # loaded on first use
 
     # --- languages -----------------------------------------------------------------------
     def pick_language(self, telegram_code: str | None) -> str:
@@ -99,6 +100,28 @@ class ReflectionService:
         await self.storage.set_language(user_id, language)
         self._languages[user_id] = language
         return language
+
+    async def _blocked_set(self) -> set[int]:
+        if self._blocked is None:
+            self._blocked = await self.storage.blocked_users()
+        return self._blocked
+
+    async def mark_blocked(self, user_id: int) -> None:
+        """Telegram said 403: the user blocked the bot. Remember it until they write again."""
+        blocked = await self._blocked_set()
+        if user_id not in blocked and await self.registered(user_id):
+            await self.storage.set_blocked(user_id, True)
+            blocked.add(user_id)
+
+    async def is_blocked(self, user_id: int) -> bool:
+        return user_id in await self._blocked_set()
+
+    async def seen(self, user_id: int) -> None:
+        """The user wrote or pressed something, so they have not blocked the bot."""
+        blocked = await self._blocked_set()
+        if user_id in blocked:
+            await self.storage.set_blocked(user_id, False)
+            blocked.discard(user_id)
 
     async def registered(self, user_id: int) -> bool:
         return user_id in self._languages or await self.storage.is_user(user_id)

@@ -99,6 +99,10 @@ MIGRATIONS: Sequence[str] = (
         last_sent_at TEXT
     );
     """,
+    # 5: people who blocked the bot (Telegram answered 403), until they write again
+    """
+    ALTER TABLE users ADD COLUMN blocked_at TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Telegram hands out update ids in increasing order; far older ids can be forgotten.
@@ -222,9 +226,12 @@ class Storage:
             self.path.chmod(0o600)
 
     async def close(self) -> None:
+        """Flush the WAL into the main file and close; the next start opens a tidy file."""
         if self._db is not None:
-            await self._db.close()
-            self._db = None
+            async with self._lock:
+                await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                await self._db.close()
+                self._db = None
         self._sealers.clear()
 
     async def schema_version(self) -> int:
@@ -357,6 +364,18 @@ class Storage:
     async def set_language(self, user_id: int, language: str) -> None:
         async with self._write() as db:
             await db.execute("UPDATE users SET language = ? WHERE id = ?", (language, user_id))
+
+    async def set_blocked(self, user_id: int, blocked: bool) -> None:
+        async with self._write() as db:
+            await db.execute(
+                "UPDATE users SET blocked_at = ? WHERE id = ?",
+                (now_iso() if blocked else None, user_id),
+            )
+
+    async def blocked_users(self) -> set[int]:
+        async with self._read() as db:
+            cursor = await db.execute("SELECT id FROM users WHERE blocked_at IS NOT NULL")
+            return {int(r[0]) for r in await cursor.fetchall()}
 
     async def is_user(self, user_id: int) -> bool:
         async with self._read() as db:

@@ -10,7 +10,6 @@ from collections.abc import Callable, Mapping, Sequence
 from telegram import BotCommand, BotCommandScopeChat, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -27,6 +26,7 @@ from bot.service import ReflectionService
 from bot.storage import Storage
 from bot.supervision import Supervision
 from bot.telegram.common import Context, Deps, HandlerGroup, Who
+from bot.telegram.delivery import PatientRateLimiter
 from bot.telegram.handlers import ReflectionHandlers
 from bot.telegram.keyboards import (
     DialoguePress,
@@ -217,7 +217,11 @@ def build_application(
         .token(settings.require_token())
         .base_url(settings.api_base_url)
         .base_file_url(settings.api_file_url)
-        .rate_limiter(AIORateLimiter())
+        .rate_limiter(PatientRateLimiter())
+        .connect_timeout(settings.api_timeout)
+        .read_timeout(settings.api_timeout)
+        .write_timeout(settings.api_timeout)
+        .pool_timeout(settings.api_timeout)
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()

@@ -61,6 +61,7 @@ class HandlerGroup:
             await context.bot.send_message(user.id, texts.text("invite_only"))
             return None
         language = await service.language(user.id, user.language_code)
+        await service.seen(user.id)
         return Who(user.id, language, service.texts(language), user.full_name)
 
 

@@ -243,7 +243,12 @@ class ReflectionHandlers(HandlerGroup):
         update_id = update.update_id if isinstance(update, Update) else None
         frames = "".join(traceback.format_tb(error.__traceback__)) if error else ""
         log.error("handler_error update=%s error=%s\n%s", update_id, type(error).__name__, frames)
-        if not isinstance(update, Update) or isinstance(error, Forbidden):
+        if not isinstance(update, Update):
+            return
+        if isinstance(error, Forbidden):
+            if update.effective_user is not None:
+                await self.deps.service.mark_blocked(update.effective_user.id)
+                log.info("user_blocked_bot user=%s", update.effective_user.id)
             return
         user = update.effective_user
         chat = update.effective_chat

@@ -7,6 +7,7 @@ import secrets
 from datetime import datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import Forbidden, TelegramError
 
 from bot import render
 from bot.storage import Entry, Reflection, now_iso
@@ -260,7 +261,10 @@ class OwnDataHandlers(HandlerGroup):
                         ((texts.buttons["open_shared"], f"so:{reflection.id}"),)
                     ),
                 )
-            except Exception:  # a supervisor who blocked the bot must not break sharing
+            except Forbidden:
+                await self.deps.service.mark_blocked(supervisor_id)
+                log.warning("share_notify_blocked supervisor=%s", supervisor_id)
+            except TelegramError:  # a failed notice never undoes the share itself
                 log.warning("share_notify_failed supervisor=%s", supervisor_id)
 
     async def unshare(self, context: Context, who: Who, reflection_id: int) -> None:

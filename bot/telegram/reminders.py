@@ -71,6 +71,9 @@ class ReminderHandlers(HandlerGroup):
         reminder = await self.deps.storage.reminder(user_id)
         if reminder is None or not reminder.active:
             return
+        if await self.deps.service.is_blocked(user_id):
+            log.info("reminder_not_sent_blocked user=%s", user_id)
+            return
         now = self.clock()
         queue = context.job_queue
         if reminder.skip_next:
@@ -92,6 +95,7 @@ class ReminderHandlers(HandlerGroup):
                 # they blocked the bot: pause, so nothing keeps knocking on a closed door
                 reminder = replace(reminder, paused=True)
                 await self.deps.storage.save_reminder(reminder)
+                await self.deps.service.mark_blocked(user_id)
                 log.info("reminder_paused_blocked user=%s", user_id)
             else:
                 await self.deps.storage.reminder_sent(user_id)

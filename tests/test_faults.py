@@ -1,4 +1,4 @@
-"""Bot API faults: 5xx, timeouts, 429 and 403 from the stand-in; the bot survives, loses nothing."""
+"""Bot API faults from the stand-in: 5xx, timeouts, 429, 403; the bot survives, loses nothing."""
 
 from __future__ import annotations
 

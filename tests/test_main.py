@@ -5,14 +5,20 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 
+import aiohttp
+
+from bot.crypto import MasterKey, generate
+from bot.storage import Storage
 from tests.botapi_standin import BotApiStandIn, FakeUser
 from tests.conftest import PROMPTS_DIR, ROOT
 from tests.harness import TOKEN
 
 WORKER = FakeUser(id=901, first_name="Eero", language_code="fi")
+HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
 def bot_env(standin: BotApiStandIn, database: Path) -> dict[str, str]:
@@ -25,6 +31,7 @@ def bot_env(standin: BotApiStandIn, database: Path) -> dict[str, str]:
         BOT_API_FILE_URL=standin.base_file_url,
         SUPERVISOR_PHONE="+358400959474",
         BOT_LOG_LEVEL="DEBUG",
+        BOT_MASTER_KEY=generate(),
         PYTHONPATH=str(ROOT),
     )
     return env
@@ -96,3 +103,131 @@ async def test_bad_prompt_file_stops_start_with_its_path(tmp_path: Path) -> None
     _, err = await asyncio.wait_for(process.communicate(), timeout=20)
     assert process.returncode == 2
     assert b"fi.yaml: stages.echo[0].text: must contain {phrase}" in err
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_webhook_mode_requires_the_secret_token(tmp_path: Path) -> None:
+    port = free_port()
+    secret = "only-telegram-knows-this"
+    async with BotApiStandIn(token=TOKEN) as standin:
+        env = bot_env(standin, tmp_path / "w.db")
+        env.update(
+            BOT_WEBHOOK_URL="https://bot.example.invalid",
+            BOT_WEBHOOK_SECRET=secret,
+            BOT_WEBHOOK_LISTEN="127.0.0.1",
+            BOT_WEBHOOK_PORT=str(port),
+        )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            hook = await standin.wait_call("setWebhook", timeout=20)
+            assert hook.params["url"] == "https://bot.example.invalid/telegram"
+            assert hook.params["secret_token"] == secret
+            update = {
+                "update_id": 77,
+                "message": {
+                    "message_id": 1,
+                    "date": 1_700_000_000,
+                    "text": "/apua",
+                    "chat": {"id": WORKER.id, "type": "private", "first_name": "Eero"},
+                    "from": {
+                        "id": WORKER.id,
+                        "is_bot": False,
+                        "first_name": "Eero",
+                        "language_code": "fi",
+                    },
+                    "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
+                },
+            }
+            standin.send_text(WORKER, "/start")  # make the chat known to the stand-in
+            url = f"http://127.0.0.1:{port}/telegram"
+            async with aiohttp.ClientSession() as session:
+                for _ in range(100):  # the web server starts right after setWebhook
+                    try:
+                        async with session.post(url, json=update) as response:
+                            refused = response.status
+                        break
+                    except aiohttp.ClientConnectionError:
+                        await asyncio.sleep(0.05)
+                async with session.post(url, json=update, headers={HEADER: "wrong"}) as response:
+                    wrong = response.status
+                async with session.post(url, json=update, headers={HEADER: secret}) as response:
+                    accepted = response.status
+            assert (refused, wrong, accepted) == (403, 403, 200)
+            (reply,) = await standin.wait_outgoing(WORKER.id, timeout=10)
+            assert "Näin tämä toimii" in reply["text"]
+        finally:
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+            out, err = await asyncio.wait_for(process.communicate(), timeout=20)
+    assert process.returncode == 0, (out + err).decode()
+    assert secret not in (out + err).decode()
+
+
+async def test_backup_copies_a_live_database(tmp_path: Path) -> None:
+    async with BotApiStandIn(token=TOKEN) as standin:
+        env = bot_env(standin, tmp_path / "live.db")
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            await standin.wait_call("getUpdates", timeout=20)
+            standin.send_text(WORKER, "Varmuuskopioitava vastaus")
+            await standin.wait_outgoing(WORKER.id, timeout=10)
+            backup = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot",
+                "backup",
+                str(tmp_path / "copy.db"),
+                cwd=tmp_path,
+                env=env,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            out, err = await asyncio.wait_for(backup.communicate(), timeout=20)
+            assert backup.returncode == 0, err.decode()
+            assert b"integrity ok" in out
+            again = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot",
+                "backup",
+                str(tmp_path / "copy.db"),
+                cwd=tmp_path,
+                env=env,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            _, err = await asyncio.wait_for(again.communicate(), timeout=20)
+            assert again.returncode == 1 and b"already exists" in err
+        finally:
+            process.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(process.communicate(), timeout=20)
+    copy = tmp_path / "copy.db"
+    assert copy.stat().st_mode & 0o077 == 0
+    store = Storage(copy, MasterKey.from_text(env["BOT_MASTER_KEY"]))
+    await store.open()
+    try:
+        answers = [e.answer for _, es in await store.everything(WORKER.id) for e in es]
+    finally:
+        await store.close()
+    assert answers == ["Varmuuskopioitava vastaus"]

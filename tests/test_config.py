@@ -96,3 +96,29 @@ def test_tracked_example_config_is_valid() -> None:
     settings = load_settings(env={}, config_file=example)
     assert settings.supervisor_phone == "+358400959474"
     assert settings.token is None
+
+
+def test_deploy_example_config_is_valid(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parent.parent / "deploy" / "config.example.yaml"
+    text = example.read_text(encoding="utf-8")
+    text = text.replace("/var/lib/tyonohjausbotti", str(tmp_path))
+    text = text.replace("replace-with-the-token-from-BotFather", "A" * 35)
+    local = tmp_path / "config.yaml"
+    local.write_text(text, encoding="utf-8")
+    settings = load_settings(env={}, config_file=local)
+    assert settings.log_format == "json" and settings.webhook_url is None
+
+
+def test_webhook_needs_https_and_a_secret() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env={"BOT_WEBHOOK_URL": "http://bot.example.fi"})
+    text = str(caught.value)
+    assert "https://" in text and "webhook_secret: required" in text
+    settings = load_settings(
+        env={
+            "BOT_WEBHOOK_URL": "https://bot.example.fi",
+            "BOT_WEBHOOK_SECRET": "s3cret_-X",
+            "BOT_WEBHOOK_PORT": "9000",
+        }
+    )
+    assert settings.webhook_port == 9000 and settings.webhook_secret == "s3cret_-X"

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from telegram import BotCommand, BotCommandScopeChat, Message, Update
 from telegram.error import TelegramError
+from telegram.request import BaseRequest
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -172,6 +173,7 @@ def build_application(
     *,
     seeds: Callable[[], int] | None = None,
     clock: Clock | None = None,
+    request: BaseRequest | None = None,
 ) -> Application:  # type: ignore[type-arg]
     """A ready Application; storage opens in post_init and closes in post_shutdown."""
     storage = Storage(settings.database, master)
@@ -212,20 +214,25 @@ def build_application(
         await storage.close()
         log.info("storage_closed")
 
-    app = (
+    builder = (
         ApplicationBuilder()
         .token(settings.require_token())
         .base_url(settings.api_base_url)
         .base_file_url(settings.api_file_url)
         .rate_limiter(PatientRateLimiter())
-        .connect_timeout(settings.api_timeout)
-        .read_timeout(settings.api_timeout)
-        .write_timeout(settings.api_timeout)
-        .pool_timeout(settings.api_timeout)
         .post_init(post_init)
         .post_shutdown(post_shutdown)
-        .build()
     )
+    if request is not None:  # an offline request for tests; it brings its own timeouts
+        builder = builder.request(request).get_updates_request(request)
+    else:
+        builder = (
+            builder.connect_timeout(settings.api_timeout)
+            .read_timeout(settings.api_timeout)
+            .write_timeout(settings.api_timeout)
+            .pool_timeout(settings.api_timeout)
+        )
+    app = builder.build()
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 
     def command(names: str | tuple[str, ...], callback: Callable[..., object]) -> CommandHandler:  # type: ignore[type-arg]

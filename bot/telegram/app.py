@@ -9,7 +9,6 @@ from collections.abc import Callable, Mapping, Sequence
 
 from telegram import BotCommand, BotCommandScopeChat, Message, Update
 from telegram.error import TelegramError
-from telegram.request import BaseRequest
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -18,6 +17,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import BaseRequest
 
 from bot.config import Settings
 from bot.crypto import MasterKey

@@ -44,6 +44,12 @@ def title(reflection: Reflection, texts: PromptSet) -> str:
     return f"{local_time(reflection.started_at, texts)} · {theme_label(reflection, texts)}"
 
 
+def _heading(reflection: Reflection, texts: PromptSet, worker_name: str | None) -> str:
+    """The title line, with the worker's name first where a supervisor reads it."""
+    heading = title(reflection, texts)
+    return f"{worker_name} · {heading}" if worker_name else heading
+
+
 def first_words(text: str, limit: int = FIRST_WORDS) -> str:
     flat = " ".join(text.split())
     if len(flat) <= limit:
@@ -107,9 +113,7 @@ def reflection_messages(
     worker_name: str | None = None,
 ) -> list[str]:
     """A reflection as Telegram HTML messages (parse_mode HTML), everything escaped."""
-    heading = title(reflection, texts)
-    if worker_name:
-        heading = f"{worker_name} · {heading}"
+    heading = _heading(reflection, texts, worker_name)
     pieces = [(heading, f"<b>{html.escape(heading)}</b>"), *_entry_pieces(entries, texts)]
     return pack(pieces)
 
@@ -166,10 +170,7 @@ def _markdown_reflection(
     texts: PromptSet,
     worker_name: str | None = None,
 ) -> list[str]:
-    heading = title(reflection, texts)
-    if worker_name:
-        heading = f"{worker_name} · {heading}"
-    lines = [f"## {heading}", ""]
+    lines = [f"## {_heading(reflection, texts, worker_name)}", ""]
     if reflection.shared_at:
         lines += [f"_{texts.text('shared_mark')} {local_time(reflection.shared_at, texts)}_", ""]
     for entry in entries:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from telegram import InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
@@ -100,6 +100,18 @@ async def edit_or_send(
             if "not modified" in str(exc).lower():
                 return  # already showing exactly this
     await context.bot.send_message(chat_id, text, reply_markup=markup)
+
+
+def nav_row(
+    buttons: Mapping[str, str], page: int, total_pages: int, kind: str
+) -> list[InlineKeyboardButton]:
+    """Newer/older buttons for a paged list; empty when everything fits on one page."""
+    row = []
+    if page > 0:
+        row.append(InlineKeyboardButton(buttons["newer"], callback_data=f"{kind}:{page - 1}"))
+    if page + 1 < total_pages:
+        row.append(InlineKeyboardButton(buttons["older"], callback_data=f"{kind}:{page + 1}"))
+    return row
 
 
 def pages(total: int) -> int:

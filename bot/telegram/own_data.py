@@ -17,6 +17,7 @@ from bot.telegram.common import (
     HandlerGroup,
     Who,
     edit_or_send,
+    nav_row,
     pages,
     send_html,
 )
@@ -24,16 +25,6 @@ from bot.telegram.keyboards import simple_markup
 from bot.telegram.reminders import job_name
 
 log = logging.getLogger(__name__)
-
-
-def _nav(who: Who, page: int, total_pages: int, kind: str) -> list[InlineKeyboardButton]:
-    b = who.texts.buttons
-    row = []
-    if page > 0:
-        row.append(InlineKeyboardButton(b["newer"], callback_data=f"{kind}:{page - 1}"))
-    if page + 1 < total_pages:
-        row.append(InlineKeyboardButton(b["older"], callback_data=f"{kind}:{page + 1}"))
-    return row
 
 
 class OwnDataHandlers(HandlerGroup):
@@ -151,7 +142,7 @@ class OwnDataHandlers(HandlerGroup):
             if trend:
                 lines += ["", who.texts.text("trend_title"), *trend]
         rows = [numbers]
-        nav = _nav(who, page, count, "p")
+        nav = nav_row(who.texts.buttons, page, count, "p")
         if nav:
             rows.append(nav)
         await edit_or_send(
@@ -199,20 +190,30 @@ class OwnDataHandlers(HandlerGroup):
         )
 
     # --- sharing -------------------------------------------------------------------------
-    async def preview_share(self, context: Context, who: Who, reflection_id: int) -> None:
-        """Show exactly what the supervisor would see, then ask."""
+    async def _shareable(
+        self, context: Context, who: Who, reflection_id: int
+    ) -> tuple[Reflection, list[Entry]] | None:
+        """The worker's own ended reflection, if sharing is possible; otherwise says why."""
         texts = who.texts
         if not await self.deps.supervision.supervisors():
             await context.bot.send_message(who.chat_id, texts.text("share_unavailable"))
-            return
+            return None
         own = await self._own(who, reflection_id)
         if own is None:
             await context.bot.send_message(who.chat_id, texts.text("not_found"))
+            return None
+        if own[0].status == "active":
+            await context.bot.send_message(who.chat_id, texts.text("share_not_ready"))
+            return None
+        return own
+
+    async def preview_share(self, context: Context, who: Who, reflection_id: int) -> None:
+        """Show exactly what the supervisor would see, then ask."""
+        own = await self._shareable(context, who, reflection_id)
+        if own is None:
             return
         reflection, entries = own
-        if reflection.status == "active":
-            await context.bot.send_message(who.chat_id, texts.text("share_not_ready"))
-            return
+        texts = who.texts
         await context.bot.send_message(who.chat_id, texts.text("share_preview", name=who.name))
         await send_html(
             context,
@@ -229,20 +230,16 @@ class OwnDataHandlers(HandlerGroup):
         )
 
     async def share(self, context: Context, who: Who, reflection_id: int) -> None:
-        storage, texts = self.deps.storage, who.texts
-        if not await self.deps.supervision.supervisors():
-            await context.bot.send_message(who.chat_id, texts.text("share_unavailable"))
-            return
-        own = await self._own(who, reflection_id)
+        own = await self._shareable(context, who, reflection_id)
         if own is None:
-            await context.bot.send_message(who.chat_id, texts.text("not_found"))
             return
+        storage = self.deps.storage
         await storage.set_display_name(who.user_id, who.name)
         if not await storage.set_shared(who.user_id, reflection_id, shared=True):
-            await context.bot.send_message(who.chat_id, texts.text("share_not_ready"))
+            await context.bot.send_message(who.chat_id, who.texts.text("share_not_ready"))
             return
         log.info("reflection_shared reflection=%s", reflection_id)
-        await context.bot.send_message(who.chat_id, texts.text("shared_done"))
+        await context.bot.send_message(who.chat_id, who.texts.text("shared_done"))
         await self._notify(context, who, own[0])
 
     async def _notify(self, context: Context, who: Who, reflection: Reflection) -> None:

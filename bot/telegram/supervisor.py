@@ -21,6 +21,7 @@ from bot.telegram.common import (
     HandlerGroup,
     Who,
     edit_or_send,
+    nav_row,
     pages,
     send_html,
 )
@@ -80,15 +81,7 @@ class SupervisorHandlers(HandlerGroup):
                 InlineKeyboardButton(str(index), callback_data=f"so:{item.reflection.id}")
             )
         rows = [numbers]
-        nav = []
-        if page > 0:
-            nav.append(
-                InlineKeyboardButton(texts.buttons["newer"], callback_data=f"sp:{page - 1}")
-            )
-        if page + 1 < count:
-            nav.append(
-                InlineKeyboardButton(texts.buttons["older"], callback_data=f"sp:{page + 1}")
-            )
+        nav = nav_row(texts.buttons, page, count, "sp")
         if nav:
             rows.append(nav)
         await edit_or_send(

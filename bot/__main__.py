@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import sqlite3
@@ -155,8 +156,10 @@ def main(argv: list[str] | None = None) -> int:
             allowed_updates=Update.ALL_TYPES,
         )
     else:
+        from bot.telegram.polling import DurablePoller
+
         log.info("bot_starting mode=polling")
-        app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+        asyncio.run(DurablePoller(app).run_until_signal())
     log.info("bot_stopped")
     return 0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from bot.echo import detect_cue, find_scale, salient_phrase
@@ -63,7 +63,14 @@ class State:
     safety_shown: bool = False
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+        # The same JSON as json.dumps(asdict(self)) gives, without asdict's deep copies.
+        data: dict[str, Any] = {}
+        for name in _STATE_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, Pending):
+                value = {key: getattr(value, key) for key in _PENDING_FIELDS}
+            data[name] = value
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, raw: str) -> State:
@@ -76,6 +83,10 @@ class State:
         for key in ("queue", "asked", "echoed"):
             data[key] = tuple(data.get(key, ()))
         return cls(**data)
+
+
+_STATE_FIELDS = tuple(f.name for f in fields(State))
+_PENDING_FIELDS = tuple(f.name for f in fields(Pending))
 
 
 # Worker inputs

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 _WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
@@ -33,7 +33,8 @@ def detect_cue(text: str, cues: Mapping[str, Iterable[str]]) -> str | None:
     """The first cue (in mapping order) whose word stem starts a word of the text."""
     lowered = words(text)
     for cue, stems in cues.items():
-        if any(word.startswith(stem) for word in lowered for stem in stems):
+        prefixes = tuple(stems)
+        if any(word.startswith(prefixes) for word in lowered):
             return cue
     return None
 
@@ -57,19 +58,25 @@ def _clauses(text: str) -> list[list[_Word]]:
     return clauses
 
 
-def _windows(clause: list[_Word], stopwords: frozenset[str]) -> list[list[_Word]]:
-    """Runs that start and end on content words, with single function words as glue inside."""
-    content = [w.text.lower() not in stopwords and len(w.text) >= _MIN_WORD for w in clause]
-    windows: list[list[_Word]] = []
-    for first in range(len(clause)):
+def _spans(content: list[bool]) -> Iterator[tuple[int, int]]:
+    """(first, last) word indexes of runs that start and end on content words, with single
+    function words as glue inside, at most MAX_TOKENS words and MAX_WORDS content words."""
+    for first in range(len(content)):
         if not content[first]:
             continue
-        for last in range(first, min(len(clause), first + MAX_TOKENS)):
+        count = 0
+        for last in range(first, min(len(content), first + MAX_TOKENS)):
             if last > first and not content[last - 1] and not content[last]:
                 break  # two function words in a row end the run
-            if content[last] and sum(content[first : last + 1]) <= MAX_WORDS:
-                windows.append(clause[first : last + 1])
-    return windows
+            if content[last]:
+                count += 1
+                if count > MAX_WORDS:
+                    break
+                yield first, last
+
+
+def _content(clause: list[_Word], stopwords: frozenset[str]) -> list[bool]:
+    return [w.text.lower() not in stopwords and len(w.text) >= _MIN_WORD for w in clause]
 
 
 def salient_phrase(
@@ -89,15 +96,18 @@ def salient_phrase(
     used = {e.lower() for e in exclude}
     best: tuple[int, str] | None = None
     for clause in _clauses(text):
-        for window in _windows(clause, stopwords):
-            phrase = text[window[0].start : window[-1].end]
-            if len(phrase) > MAX_CHARS or phrase.lower() in used:
+        content = _content(clause, stopwords)
+        # per word, once: its points (content words only) and whether it starts with a cue
+        points = [min(len(w.text), 10) if c else 0 for w, c in zip(clause, content, strict=True)]
+        cued = [
+            c and w.text.lower().startswith(stems) for w, c in zip(clause, content, strict=True)
+        ]
+        for first, last in _spans(content):
+            phrase = text[clause[first].start : clause[last].end]
+            if len(phrase) > MAX_CHARS or (used and phrase.lower() in used):
                 continue
-            content = [
-                w for w in window if w.text.lower() not in stopwords and len(w.text) >= _MIN_WORD
-            ]
-            score = sum(min(len(w.text), 10) for w in content)
-            if any(w.text.lower().startswith(s) for w in content for s in stems):
+            score = sum(points[first : last + 1])
+            if any(cued[first : last + 1]):
                 score += _CUE_BONUS
             if best is None or score > best[0]:
                 best = (score, phrase)

@@ -11,7 +11,7 @@ import secrets
 import weakref
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot import resources
 from bot.dialogue import Answer, Engine, Event, Record, State, Step, Turn, parse_action
@@ -172,6 +172,17 @@ class ReflectionService:
         reflection, state = active
         return Reply(self._engine(language).current_turns(state), reflection.id, state.turn)
 
+    async def _showing(self, user_id: int, language: str) -> Reply:
+        """What the worker should see now: the open question, or the end of the last one."""
+        current = await self.current(user_id, language)
+        if current is not None:
+            return current
+        latest = await self.storage.latest_reflection(user_id)
+        if latest is None or latest.status != "finished":
+            return Reply(())
+        state = State.from_json(latest.state)
+        return Reply(self._engine(language).current_turns(state), latest.id, state.turn)
+
     async def begin(
         self,
         user_id: int,
@@ -210,6 +221,11 @@ class ReflectionService:
     ) -> Press:
         """A dialogue button; refused unless it belongs to the open question of this user."""
         async with self._user(user_id):
+            if update_id is not None and await self.storage.update_handled(update_id):
+                # the same press delivered again (after a crash): show where things stand
+                log.info("duplicate_update update=%s", update_id)
+                current = await self._showing(user_id, language)
+                return Press(False, replace(current, duplicate=True))
             active = await self._active(user_id)
             event = parse_action(action)
             if active is None or event is None:
@@ -288,13 +304,7 @@ class ReflectionService:
         )
         if stored is None:
             log.info("duplicate_update update=%s", update_id)
-            current = await self.current(user_id, language)
-            return Reply(
-                current.turns if current else (),
-                duplicate=True,
-                reflection_id=current.reflection_id if current else None,
-                turn=current.turn if current else 0,
-            )
+            return replace(await self._showing(user_id, language), duplicate=True)
         log.info("reflection_started reflection=%s", stored.id)
         if step.alert:
             log.info("safety_offered reflection=%s", stored.id)

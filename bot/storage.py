@@ -515,6 +515,17 @@ class Storage:
             )
         return True
 
+    async def update_handled(self, update_id: int) -> bool:
+        async with self._read() as db:
+            row = await _one(db, "SELECT 1 FROM handled_updates WHERE update_id = ?", (update_id,))
+        return row is not None
+
+    async def latest_reflection(self, user_id: int) -> Reflection | None:
+        """The user's newest reflection, whatever its status."""
+        async with self._read() as db:
+            row = await _find(db, "user_id = ? ORDER BY r.id DESC", (user_id,))
+            return await self._reflection(db, row) if row else None
+
     async def claim_update(self, update_id: int) -> bool:
         """Mark an update handled; False if it was handled before."""
         async with self._write() as db:
@@ -894,8 +905,11 @@ def _reminder(row: sqlite3.Row) -> Reminder:
 async def _find(
     db: aiosqlite.Connection, where: str, params: tuple[object, ...]
 ) -> sqlite3.Row | None:
-    """One reflection row; `where` is always a constant condition written in this module."""
-    sql = f"SELECT {_REFLECTION_COLUMNS} FROM reflections r WHERE {where}"  # noqa: S608
+    """One reflection row; `where` is always a constant condition written in this module.
+
+    LIMIT 1: `_one` fetches every row the query yields, and some conditions (with ORDER BY) match
+    many of a user's reflections."""
+    sql = f"SELECT {_REFLECTION_COLUMNS} FROM reflections r WHERE {where} LIMIT 1"  # noqa: S608
     return await _one(db, sql, params)
 
 
@@ -907,10 +921,9 @@ async def _user_version(db: aiosqlite.Connection) -> int:
 async def _one(
     db: aiosqlite.Connection, sql: str, params: tuple[object, ...]
 ) -> sqlite3.Row | None:
-    cursor = await db.execute(sql, params)
-    row = await cursor.fetchone()
-    await cursor.close()
-    return row
+    """The first row, in one trip to the database thread (not three: execute, fetch, close)."""
+    rows = await db.execute_fetchall(sql, params)
+    return next(iter(rows), None)
 
 
 async def _claim_update(db: aiosqlite.Connection, update_id: int) -> bool:

@@ -10,7 +10,6 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
-from telegram import Update
 from telegram.ext import Application
 
 from bot.config import Settings, load_settings
@@ -19,6 +18,7 @@ from bot.prompts import PromptSet, load_prompts
 from bot.safety import SAFETY_FILE, load_safety
 from bot.storage import Storage
 from bot.telegram.app import build_application
+from bot.telegram.polling import DurablePoller
 from tests.botapi_standin import BotApiStandIn, FakeUser
 from tests.conftest import PROMPTS_DIR
 
@@ -59,6 +59,7 @@ class Harness:
         self.master = MasterKey.from_text(generate())
         self.safety = load_safety(PROMPTS_DIR / SAFETY_FILE)
         self.app: Application | None = None  # type: ignore[type-arg]
+        self.poller: DurablePoller | None = None
         self._seeds = count(1)
         self.log: list[tuple[int, str]] = []  # (user id, line) for transcripts
 
@@ -71,27 +72,14 @@ class Harness:
             seeds=lambda: next(self._seeds),
             clock=self.clock,
         )
-        # the same order as Application.run_polling
-        await app.initialize()
-        if app.post_init is not None:
-            await app.post_init(app)
-        assert app.updater is not None
-        await app.updater.start_polling(
-            poll_interval=0.0, timeout=1, allowed_updates=Update.ALL_TYPES
-        )
-        await app.start()
-        self.app = app
+        poller = DurablePoller(app, long_poll=1, backoff=0.2)
+        await poller.start()
+        self.app, self.poller = app, poller
 
     async def stop_bot(self) -> None:
-        app, self.app = self.app, None
-        if app is None:
-            return
-        assert app.updater is not None
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
-        if app.post_shutdown is not None:
-            await app.post_shutdown(app)
+        poller, self.poller, self.app = self.poller, None, None
+        if poller is not None:
+            await poller.stop()
 
     async def say(self, user: FakeUser, text: str, replies: int = 1) -> list[dict[str, Any]]:
         """Send a text and wait for the bot's replies to it."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -322,3 +323,68 @@ async def test_logs_carry_no_text_and_no_token(
     assert "reflection_started" in everything
     assert secret_answer not in everything
     assert TOKEN not in everything and TOKEN.split(":")[1] not in everything
+
+
+async def test_redelivered_press_shows_the_current_step(harness: Harness) -> None:
+    h, standin = harness, harness.standin
+    (question,) = await h.say(WORKER, OPENING)
+    pressed = standin.press(WORKER, question, button_data(question, ":skip"))
+    (after,) = await standin.wait_outgoing(WORKER.id)
+    standin.redeliver(pressed)
+    (again,) = await standin.wait_outgoing(WORKER.id)
+    assert again["text"] == after["text"]  # not an "old button" notice, and no second skip
+    async with h.storage() as store:
+        reflection = await store.active_reflection(WORKER.id)
+        assert reflection is not None
+    assert f'"turn":{int(button_data(after, ":skip").split(":")[2])}' in reflection.state
+
+
+async def test_redelivered_last_answer_shows_the_end_again(harness: Harness) -> None:
+    h, standin = harness, harness.standin
+    (question,) = await h.say(WORKER, OPENING)
+    _, closing = await h.press(WORKER, question, button_data(question, ":enough"), replies=2)
+    last = standin.send_text(WORKER, "Otan mukaan levollisuuden.")
+    (finished,) = await standin.wait_outgoing(WORKER.id)
+    standin.redeliver(last)
+    (again,) = await standin.wait_outgoing(WORKER.id)
+    assert again["text"] == finished["text"] and buttons(again) == buttons(finished)
+    async with h.storage() as store:
+        assert await store.active_reflection(WORKER.id) is None
+        answers = [e.answer for e in await store.entries(WORKER.id, 1)]
+    assert answers == [OPENING, "Otan mukaan levollisuuden."]
+    assert button_data(closing, ":skip")
+
+
+async def test_an_update_fetched_but_not_handled_comes_again_after_a_crash(
+    harness: Harness,
+) -> None:
+    """The offset moves on only after handling: a bot that dies mid-update gets it again."""
+    h, standin = harness, harness.standin
+    await h.say(WORKER, OPENING)
+    assert h.app is not None and h.poller is not None
+    gate = asyncio.Event()
+    original = h.app.process_update
+
+    async def stuck(update: object) -> None:
+        gate.set()
+        await asyncio.sleep(3600)  # the "crash" comes while this update is in hand
+
+    h.app.process_update = stuck  # type: ignore[method-assign]
+    standin.send_text(WORKER, "Tämä vastaus ei saa kadota.")
+    await asyncio.wait_for(gate.wait(), 5)
+    assert h.poller._task is not None
+    h.poller._task.cancel()  # the process dies: no acknowledgement is sent
+    dead = h.app
+    assert dead.post_shutdown is not None
+    await dead.post_shutdown(dead)  # only so this test leaves no database thread behind
+    h.app.process_update = original  # type: ignore[method-assign]
+    h.poller = None
+    h.app = None
+    await h.start_bot()  # same database, new process
+    (reply,) = await standin.wait_outgoing(WORKER.id, timeout=10)
+    assert reply["text"]
+    async with h.storage() as store:
+        reflection = await store.active_reflection(WORKER.id)
+        assert reflection is not None
+        answers = [e.answer for e in await store.entries(WORKER.id, reflection.id)]
+    assert answers == [OPENING, "Tämä vastaus ei saa kadota."]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import traceback
 
 from telegram import Message, Update
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot import render
 from bot.service import Reply
@@ -228,6 +229,11 @@ class ReflectionHandlers(HandlerGroup):
         outcome = await self.deps.service.press(
             who.user_id, who.language, update.update_id, reflection_id, turn, action
         )
+        if outcome.reply.duplicate:  # delivered again: show the current step once more
+            with contextlib.suppress(BadRequest):  # the first delivery answered it already
+                await query.answer()
+            await self.send(context, who.chat_id, outcome.reply)
+            return
         if not outcome.accepted:
             await query.answer(who.texts.text("stale_button"))
             return
@@ -256,9 +262,10 @@ class ReflectionHandlers(HandlerGroup):
             return
         service = self.deps.service
         texts = service.texts(service.pick_language(user.language_code))
-        try:
-            if update.callback_query is not None:
+        if update.callback_query is not None:
+            with contextlib.suppress(TelegramError):  # it may have been answered already
                 await update.callback_query.answer()
+        try:
             await context.bot.send_message(user.id, texts.text("error"))
         except Exception:  # the error report itself must never raise
             log.warning("error_reply_failed update=%s", update_id)

@@ -1,0 +1,125 @@
+"""Long polling that acknowledges an update only after it has been handled.
+
+python-telegram-bot's Updater fetches a batch, queues it in memory and acknowledges it with the
+very next getUpdates call, before the handlers have run; a crash then loses what was queued.
+Here the offset moves past an update only once `process_update` has returned, so after a crash
+Telegram delivers it again, and the update-id check in storage keeps it from being stored twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Any
+
+from telegram import Update
+from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
+from telegram.ext import Application
+
+log = logging.getLogger(__name__)
+LONG_POLL = 30  # seconds Telegram may hold a getUpdates call open
+BACKOFF_MAX = 30.0
+
+
+class DurablePoller:
+    """Runs an Application with at-least-once update handling; stop() ends it cleanly."""
+
+    def __init__(
+        self,
+        app: Application[Any, Any, Any, Any, Any, Any],
+        *,
+        long_poll: int = LONG_POLL,
+        backoff: float = 1.0,
+    ) -> None:
+        self.app = app
+        self.long_poll = long_poll
+        self.backoff = backoff
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Initialize, run post_init, start the job queue, and begin polling in the background."""
+        app = self.app
+        await app.initialize()
+        if app.post_init is not None:
+            await app.post_init(app)
+        await app.bot.delete_webhook(drop_pending_updates=False)
+        await app.start()
+        self._task = asyncio.create_task(self._poll(), name="durable-poller")
+
+    async def stop(self) -> None:
+        """Finish the update in hand, acknowledge what was handled, then shut down."""
+        self._stop.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        app = self.app
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
+
+    async def run_until_signal(self) -> None:
+        """`python -m bot`: poll until SIGINT or SIGTERM."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._stop.set)
+        await self.start()
+        try:
+            await self._stop.wait()
+        finally:
+            await self.stop()
+
+    async def _fetch(self, offset: int | None) -> tuple[Update, ...] | None:
+        """One long poll, given up as soon as stop() is called (nothing is lost: the offset
+        only acknowledges updates handled before)."""
+        bot = self.app.bot
+        timeout = float(bot.request.read_timeout or 10)
+        fetch = asyncio.ensure_future(
+            bot.get_updates(
+                offset=offset,
+                timeout=self.long_poll,
+                allowed_updates=Update.ALL_TYPES,
+                read_timeout=self.long_poll + timeout,
+            )
+        )
+        stopping = asyncio.create_task(self._stop.wait())
+        done, _ = await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if fetch not in done:
+            fetch.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TelegramError):
+                await fetch
+            return None
+        stopping.cancel()
+        updates: tuple[Update, ...] = fetch.result()
+        return updates
+
+    async def _poll(self) -> None:
+        offset: int | None = None
+        delay = self.backoff
+        while not self._stop.is_set():
+            try:
+                updates = await self._fetch(offset)
+            except (InvalidToken, Conflict):
+                log.error("polling_stopped reason=token_or_conflict")
+                self._stop.set()
+                raise
+            except NetworkError as exc:  # 5xx, timeouts, no connection: try again later
+                log.warning("polling_retry error=%s delay=%.1f", type(exc).__name__, delay)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
+                delay = min(delay * 2, BACKOFF_MAX)
+                continue
+            if updates is None:
+                break
+            delay = self.backoff
+            for update in updates:
+                await self.app.process_update(update)  # handler errors go to error handlers
+                offset = update.update_id + 1
+        if offset is not None:
+            # tell Telegram what was handled, so it is not delivered again after a clean stop
+            with contextlib.suppress(TelegramError):
+                await self.app.bot.get_updates(offset=offset, timeout=0, limit=1)

@@ -1,0 +1,1 @@
+"""Operational scripts that are run by hand or from tests (not shipped with the bot)."""

@@ -25,9 +25,10 @@ from pathlib import Path
 from bench.texts import message
 from bot.config import DEFAULT_PROMPTS_DIR
 from bot.crypto import MasterKey
-from bot.dialogue import Answer, ChooseScale, Engine, Event, Record, Step
+from bot.dialogue import Answer, ChooseScale, Engine, Event, Step
 from bot.prompts import load_prompts
-from bot.storage import SCHEMA_VERSION, NewEntry, Reflection, Storage
+from bot.service import entry_from
+from bot.storage import SCHEMA_VERSION, Reflection, Storage
 
 _FORMAT = 2  # bump when the way history is generated changes
 
@@ -39,17 +40,6 @@ class History:
     answers: int
     users: int
     seconds: float  # time spent building (0.0 when copied from the cache)
-
-
-def _entry(record: Record) -> NewEntry:
-    return NewEntry(
-        record.question_id,
-        record.stage,
-        record.question,
-        record.answer,
-        record.scale,
-        record.continued,
-    )
 
 
 def _budgets(rng: random.Random, answers: int, users: int) -> list[int]:
@@ -81,7 +71,7 @@ async def _fill(storage: Storage, engine: Engine, user_ids: list[int], answers: 
                 reflection = await storage.start_reflection(
                     user_id,
                     step.state.to_json(),
-                    entry=_entry(step.record),
+                    entry=entry_from(step.record),
                     status="finished" if step.state.finished else "active",
                     theme=step.state.theme,
                 )
@@ -99,7 +89,7 @@ async def _fill(storage: Storage, engine: Engine, user_ids: list[int], answers: 
                 reflection,
                 step.state.to_json(),
                 update_id=None,
-                entry=_entry(step.record) if step.record else None,
+                entry=entry_from(step.record),
                 status="finished" if step.state.finished else "active",
                 theme=step.state.theme,
             )

@@ -42,7 +42,8 @@ class Press:
     chosen: str | None = None  # the label the worker picked, shown on the old message
 
 
-def _entry(record: Record | None) -> NewEntry | None:
+def entry_from(record: Record | None) -> NewEntry | None:
+    """The engine's record of an answer as the row storage keeps."""
     if record is None:
         return None
     return NewEntry(
@@ -297,7 +298,7 @@ class ReflectionService:
             user_id,
             step.state.to_json(),
             update_id=update_id,
-            entry=_entry(step.record),
+            entry=entry_from(step.record),
             status=_status(step.state),
             theme=step.state.theme,
             kind=step.state.kind,
@@ -326,7 +327,7 @@ class ReflectionService:
             reflection,
             step.state.to_json(),
             update_id=update_id,
-            entry=_entry(step.record),
+            entry=entry_from(step.record),
             status=_status(step.state),
             theme=step.state.theme,
         )

@@ -21,6 +21,20 @@ WORKER = FakeUser(id=901, first_name="Eero", language_code="fi")
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
+async def spawn(cwd: Path, env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
+    """`python -m bot ARGS` as a child process with its output captured."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
 def bot_env(standin: BotApiStandIn, database: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "TELEGRAM_"))}
     env.update(
@@ -39,15 +53,7 @@ def bot_env(standin: BotApiStandIn, database: Path) -> dict[str, str]:
 
 async def test_process_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
     async with BotApiStandIn(token=TOKEN) as standin:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            cwd=tmp_path,
-            env=bot_env(standin, tmp_path / "b.db"),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        process = await spawn(tmp_path, bot_env(standin, tmp_path / "b.db"))
         try:
             await standin.wait_call("getUpdates", timeout=20)
             standin.send_text(WORKER, "/start")
@@ -70,15 +76,7 @@ async def test_process_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
 
 async def test_without_token_it_says_what_to_do(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "TELEGRAM_"))}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        cwd=tmp_path,
-        env={**env, "PYTHONPATH": str(ROOT)},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await spawn(tmp_path, {**env, "PYTHONPATH": str(ROOT)})
     _, err = await asyncio.wait_for(process.communicate(), timeout=20)
     assert process.returncode == 2
     assert b"@BotFather" in err and b"python -m bot try" in err
@@ -90,15 +88,8 @@ async def test_bad_prompt_file_stops_start_with_its_path(tmp_path: Path) -> None
     text = (PROMPTS_DIR / "fi.yaml").read_text(encoding="utf-8")
     (prompts / "fi.yaml").write_text(text.replace('"{phrase}"', '"x"', 1), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "TELEGRAM_"))}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "check",
-        cwd=tmp_path,
-        env={**env, "PYTHONPATH": str(ROOT), "BOT_PROMPTS_DIR": str(prompts)},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    process = await spawn(
+        tmp_path, {**env, "PYTHONPATH": str(ROOT), "BOT_PROMPTS_DIR": str(prompts)}, "check"
     )
     _, err = await asyncio.wait_for(process.communicate(), timeout=20)
     assert process.returncode == 2
@@ -122,15 +113,7 @@ async def test_webhook_mode_requires_the_secret_token(tmp_path: Path) -> None:
             BOT_WEBHOOK_LISTEN="127.0.0.1",
             BOT_WEBHOOK_PORT=str(port),
         )
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            cwd=tmp_path,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        process = await spawn(tmp_path, env)
         try:
             hook = await standin.wait_call("setWebhook", timeout=20)
             assert hook.params["url"] == "https://bot.example.invalid/telegram"
@@ -179,44 +162,16 @@ async def test_webhook_mode_requires_the_secret_token(tmp_path: Path) -> None:
 async def test_backup_copies_a_live_database(tmp_path: Path) -> None:
     async with BotApiStandIn(token=TOKEN) as standin:
         env = bot_env(standin, tmp_path / "live.db")
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            cwd=tmp_path,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        process = await spawn(tmp_path, env)
         try:
             await standin.wait_call("getUpdates", timeout=20)
             standin.send_text(WORKER, "Varmuuskopioitava vastaus")
             await standin.wait_outgoing(WORKER.id, timeout=10)
-            backup = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot",
-                "backup",
-                str(tmp_path / "copy.db"),
-                cwd=tmp_path,
-                env=env,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-            )
+            backup = await spawn(tmp_path, env, "backup", str(tmp_path / "copy.db"))
             out, err = await asyncio.wait_for(backup.communicate(), timeout=20)
             assert backup.returncode == 0, err.decode()
             assert b"integrity ok" in out
-            again = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot",
-                "backup",
-                str(tmp_path / "copy.db"),
-                cwd=tmp_path,
-                env=env,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-            )
+            again = await spawn(tmp_path, env, "backup", str(tmp_path / "copy.db"))
             _, err = await asyncio.wait_for(again.communicate(), timeout=20)
             assert again.returncode == 1 and b"already exists" in err
         finally:

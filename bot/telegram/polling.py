@@ -4,6 +4,10 @@ python-telegram-bot's Updater fetches a batch, queues it in memory and acknowled
 very next getUpdates call, before the handlers have run; a crash then loses what was queued.
 Here the offset moves past an update only once `process_update` has returned, so after a crash
 Telegram delivers it again, and the update-id check in storage keeps it from being stored twice.
+
+Within a batch, each person's updates are handled in the order they came, one after another,
+while different people's are handled side by side (up to `parallel` at once): one worker's
+fsync'd commit or slow send does not hold up everyone else.
 """
 
 from __future__ import annotations
@@ -21,6 +25,21 @@ from telegram.ext import Application
 log = logging.getLogger(__name__)
 LONG_POLL = 30  # seconds Telegram may hold a getUpdates call open
 BACKOFF_MAX = 30.0
+PARALLEL = 32  # people whose updates are handled at the same time
+
+
+def lanes(updates: tuple[Update, ...]) -> list[list[Update]]:
+    """Updates grouped by the person (else chat) they come from, each group in arrival order."""
+    grouped: dict[object, list[Update]] = {}
+    for update in updates:
+        if update.effective_user is not None:
+            key: object = ("user", update.effective_user.id)
+        elif update.effective_chat is not None:
+            key = ("chat", update.effective_chat.id)
+        else:
+            key = ("update", update.update_id)
+        grouped.setdefault(key, []).append(update)
+    return list(grouped.values())
 
 
 class DurablePoller:
@@ -32,10 +51,12 @@ class DurablePoller:
         *,
         long_poll: int = LONG_POLL,
         backoff: float = 1.0,
+        parallel: int = PARALLEL,
     ) -> None:
         self.app = app
         self.long_poll = long_poll
         self.backoff = backoff
+        self._slots = asyncio.Semaphore(parallel)
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -116,10 +137,17 @@ class DurablePoller:
             if updates is None:
                 break
             delay = self.backoff
-            for update in updates:
-                await self.app.process_update(update)  # handler errors go to error handlers
-                offset = update.update_id + 1
+            if updates:
+                async with asyncio.TaskGroup() as group:
+                    for lane in lanes(updates):
+                        group.create_task(self._handle(lane))
+                offset = updates[-1].update_id + 1
         if offset is not None:
             # tell Telegram what was handled, so it is not delivered again after a clean stop
             with contextlib.suppress(TelegramError):
                 await self.app.bot.get_updates(offset=offset, timeout=0, limit=1)
+
+    async def _handle(self, lane: list[Update]) -> None:
+        async with self._slots:
+            for update in lane:
+                await self.app.process_update(update)  # handler errors go to error handlers

@@ -10,16 +10,17 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import Forbidden
-from telegram.ext import Application, JobQueue
+from telegram.ext import Application, ExtBot, JobQueue
 
 from bot import reminders
 from bot.reminders import Reminder, next_fire
 from bot.telegram.common import Context, Deps, HandlerGroup, Who, edit_or_send
+from bot.telegram.delivery import BROADCAST
 from bot.telegram.keyboards import simple_markup
 
 log = logging.getLogger(__name__)
@@ -86,10 +87,12 @@ class ReminderHandlers(HandlerGroup):
             language = await self.deps.service.language(user_id, None)
             texts = self.deps.service.texts(language)
             try:
-                await context.bot.send_message(
+                bot = cast("ExtBot[str]", context.bot)  # app.py installs PatientRateLimiter
+                await bot.send_message(
                     user_id,
                     texts.text("reminder_nudge"),
                     reply_markup=simple_markup(((texts.buttons["new"], "n"),)),
+                    rate_limit_args=BROADCAST,  # many may fall due in the same minute
                 )
             except Forbidden:
                 # they blocked the bot: pause, so nothing keeps knocking on a closed door

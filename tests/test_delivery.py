@@ -29,9 +29,7 @@ def send(
     limiter: PatientRateLimiter, calls: Calls, chat_id: object, args: str | None = None
 ) -> asyncio.Task[Any]:
     return asyncio.create_task(
-        limiter.process_request(
-            calls, (chat_id,), {}, "sendMessage", {"chat_id": chat_id}, args
-        )
+        limiter.process_request(calls, (chat_id,), {}, "sendMessage", {"chat_id": chat_id}, args)
     )
 
 

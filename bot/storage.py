@@ -7,6 +7,7 @@ Texts a worker wrote, and questions that quote them, are sealed with the worker'
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -197,7 +198,13 @@ def now_iso() -> str:
 
 
 class Storage:
-    """The only place that speaks SQL. Every write is one `BEGIN IMMEDIATE` transaction."""
+    """The only place that speaks SQL.
+
+    Writes are all-or-nothing (each in a savepoint) and durable before the writer goes on: a
+    write waits for the commit that carries it. Writes made while a commit is waiting for the
+    connection join that commit (group commit), so people writing at the same moment share one
+    fsync instead of queueing for one each.
+    """
 
     def __init__(self, path: Path, master: MasterKey) -> None:
         self.path = path
@@ -205,6 +212,9 @@ class Storage:
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
         self._sealers: dict[int, Sealer] = {}
+        self._in_transaction = False
+        self._commit: asyncio.Future[None] | None = None  # the commit the next write joins
+        self._committer: asyncio.Task[None] | None = None
 
     # --- life cycle ----------------------------------------------------------------------
     async def open(self, *, target_version: int = SCHEMA_VERSION) -> None:
@@ -227,8 +237,13 @@ class Storage:
 
     async def close(self) -> None:
         """Flush the WAL into the main file and close; the next start opens a tidy file."""
+        if self._committer is not None:
+            await asyncio.gather(self._committer, return_exceptions=True)
         if self._db is not None:
             async with self._lock:
+                if self._in_transaction:  # a write that came after the last commit started
+                    await self._db.commit()
+                    self._in_transaction = False
                 await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 await self._db.close()
                 self._db = None
@@ -265,15 +280,51 @@ class Storage:
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One writer at a time, inside a single immediate transaction."""
+        """One writer at a time, all or nothing; returns once the write is committed to disk."""
         async with self._read() as db:
-            await db.execute("BEGIN IMMEDIATE")
+            if not self._in_transaction:
+                await db.execute("BEGIN IMMEDIATE")
+                self._in_transaction = True
+            await db.execute("SAVEPOINT step")
             try:
                 yield db
             except BaseException:
-                await db.rollback()
+                await db.execute("ROLLBACK TO step")
+                await db.execute("RELEASE step")
                 raise
-            await db.commit()
+            await db.execute("RELEASE step")
+            committed = self._join_commit()
+        await asyncio.shield(committed)
+
+    def _join_commit(self) -> asyncio.Future[None]:
+        if self._commit is None:
+            self._commit = asyncio.get_running_loop().create_future()
+            self._committer = asyncio.create_task(self._group_commit(self._commit))
+        return self._commit
+
+    async def _group_commit(self, done: asyncio.Future[None]) -> None:
+        """Commit every write made before this gets the connection (writers queued first)."""
+        async with self._lock:
+            self._commit = None  # writes from here on go to the next commit
+            try:
+                if self._db is None:
+                    raise StorageError("storage closed before the commit")
+                if self._in_transaction:
+                    await self._db.commit()
+            except BaseException as exc:
+                if self._db is not None:
+                    with contextlib.suppress(sqlite3.Error):
+                        await self._db.rollback()
+                self._sealers.clear()  # a key cached from a rolled-back write is gone
+                if isinstance(exc, Exception):
+                    done.set_exception(exc)
+                else:
+                    done.cancel()
+                    raise
+            else:
+                done.set_result(None)
+            finally:
+                self._in_transaction = False
 
     async def _sealer(self, db: aiosqlite.Connection, user_id: int) -> Sealer:
         sealer = self._sealers.get(user_id)

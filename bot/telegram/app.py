@@ -39,6 +39,7 @@ from bot.telegram.keyboards import (
 from bot.telegram.own_data import OwnDataHandlers
 from bot.telegram.reminders import Clock, ReminderHandlers
 from bot.telegram.supervisor import SupervisorHandlers
+from bot.telegram.transport import AiohttpRequest
 
 log = logging.getLogger(__name__)
 CLAIM_FILE = "supervisor-claim-code.txt"
@@ -226,11 +227,9 @@ def build_application(
     if request is not None:  # an offline request for tests; it brings its own timeouts
         builder = builder.request(request).get_updates_request(request)
     else:
-        builder = (
-            builder.connect_timeout(settings.api_timeout)
-            .read_timeout(settings.api_timeout)
-            .write_timeout(settings.api_timeout)
-            .pool_timeout(settings.api_timeout)
+        builder = builder.request(AiohttpRequest(timeout=settings.api_timeout))
+        builder = builder.get_updates_request(
+            AiohttpRequest(timeout=settings.api_timeout, pool_size=1)
         )
     app = builder.build()
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE

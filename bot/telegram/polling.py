@@ -25,7 +25,7 @@ from telegram.ext import Application
 log = logging.getLogger(__name__)
 LONG_POLL = 30  # seconds Telegram may hold a getUpdates call open
 BACKOFF_MAX = 30.0
-PARALLEL = 32  # people whose updates are handled at the same time
+PARALLEL = 100  # people whose updates are handled at the same time (a batch holds <= 100)
 
 
 def lanes(updates: tuple[Update, ...]) -> list[list[Update]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -251,3 +252,32 @@ async def test_summaries_page_newest_first(storage: Storage) -> None:
 async def test_closed_storage_says_so(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="not open"):
         await Storage(tmp_path / "x.sqlite3", MASTER).active_reflection(1)
+
+
+async def test_writes_made_together_share_commits_and_a_failed_one_is_undone(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "db.sqlite3"
+    store = Storage(path, MASTER)
+    await store.open()
+    commits: list[str] = []
+    assert store._db is not None
+    await store._db.set_trace_callback(
+        lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None
+    )
+    users = range(1, 21)
+    await asyncio.gather(*(store.ensure_user(u, "fi") for u in users))
+    results = await asyncio.gather(
+        *(store.start_reflection(u, "{}", update_id=100 + u, entry=entry(f"a{u}")) for u in users),
+        store.start_reflection(999, "{}", update_id=999, entry=entry("nobody")),  # unknown user
+        return_exceptions=True,
+    )
+    assert isinstance(results[-1], StorageError)
+    assert all(r is not None and not isinstance(r, BaseException) for r in results[:-1])
+    assert 2 <= len(commits) < 40  # 41 writes, far fewer fsync'd commits
+    # what the writers were told is done is on disk, as another connection sees it
+    with sqlite3.connect(path) as other:
+        assert other.execute("SELECT COUNT(*) FROM entries").fetchone() == (20,)
+        handled = {r[0] for r in other.execute("SELECT update_id FROM handled_updates")}
+    assert handled == {100 + u for u in users}  # the failed write's claim was rolled back
+    await store.close()

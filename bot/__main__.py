@@ -123,7 +123,6 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    from telegram import Update
 
     from bot.crypto import CryptoError, MasterKey
     from bot.telegram.app import build_application
@@ -146,15 +145,17 @@ def main(argv: list[str] | None = None) -> int:
             settings.webhook_listen,
             settings.webhook_port,
         )
-        # PTB answers 403 to any request without the X-Telegram-Bot-Api-Secret-Token header
-        app.run_webhook(
+        from bot.telegram.webhook import DurableWebhook
+
+        webhook = DurableWebhook(
+            app,
+            url=f"{settings.webhook_url.rstrip('/')}/{WEBHOOK_PATH}",
+            secret=settings.webhook_secret,
             listen=settings.webhook_listen,
             port=settings.webhook_port,
-            url_path=WEBHOOK_PATH,
-            webhook_url=f"{settings.webhook_url.rstrip('/')}/{WEBHOOK_PATH}",
-            secret_token=settings.webhook_secret,
-            allowed_updates=Update.ALL_TYPES,
+            path=WEBHOOK_PATH,
         )
+        asyncio.run(webhook.run_until_signal())
     else:
         from bot.telegram.polling import DurablePoller
 

@@ -102,11 +102,28 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def test_webhook_mode_requires_the_secret_token(tmp_path: Path) -> None:
+def private_text(update_id: int, text: str) -> dict[str, object]:
+    """A webhook body: a private text message from WORKER."""
+    message: dict[str, object] = {
+        "message_id": update_id,
+        "date": 1_700_000_000,
+        "text": text,
+        "chat": {"id": WORKER.id, "type": "private", "first_name": "Eero"},
+        "from": {"id": WORKER.id, "is_bot": False, "first_name": "Eero", "language_code": "fi"},
+    }
+    if text.startswith("/"):
+        message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text)}]
+    return {"update_id": update_id, "message": message}
+
+
+async def test_webhook_mode_requires_the_secret_and_answers_after_handling(
+    tmp_path: Path,
+) -> None:
     port = free_port()
     secret = "only-telegram-knows-this"
+    database = tmp_path / "w.db"
     async with BotApiStandIn(token=TOKEN) as standin:
-        env = bot_env(standin, tmp_path / "w.db")
+        env = bot_env(standin, database)
         env.update(
             BOT_WEBHOOK_URL="https://bot.example.invalid",
             BOT_WEBHOOK_SECRET=secret,
@@ -118,45 +135,43 @@ async def test_webhook_mode_requires_the_secret_token(tmp_path: Path) -> None:
             hook = await standin.wait_call("setWebhook", timeout=20)
             assert hook.params["url"] == "https://bot.example.invalid/telegram"
             assert hook.params["secret_token"] == secret
-            update = {
-                "update_id": 77,
-                "message": {
-                    "message_id": 1,
-                    "date": 1_700_000_000,
-                    "text": "/apua",
-                    "chat": {"id": WORKER.id, "type": "private", "first_name": "Eero"},
-                    "from": {
-                        "id": WORKER.id,
-                        "is_bot": False,
-                        "first_name": "Eero",
-                        "language_code": "fi",
-                    },
-                    "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
-                },
-            }
-            standin.send_text(WORKER, "/start")  # make the chat known to the stand-in
+            standin.send_text(WORKER, "/start")  # makes the chat known; webhook mode never polls
             url = f"http://127.0.0.1:{port}/telegram"
+            signed = {HEADER: secret}
             async with aiohttp.ClientSession() as session:
-                for _ in range(100):  # the web server starts right after setWebhook
-                    try:
-                        async with session.post(url, json=update) as response:
-                            refused = response.status
-                        break
-                    except aiohttp.ClientConnectionError:
-                        await asyncio.sleep(0.05)
-                async with session.post(url, json=update, headers={HEADER: "wrong"}) as response:
-                    wrong = response.status
-                async with session.post(url, json=update, headers={HEADER: secret}) as response:
-                    accepted = response.status
-            assert (refused, wrong, accepted) == (403, 403, 200)
-            (reply,) = await standin.wait_outgoing(WORKER.id, timeout=10)
-            assert "Näin tämä toimii" in reply["text"]
+
+                async def post(body: object, headers: dict[str, str]) -> int:
+                    async with session.post(url, json=body, headers=headers) as response:
+                        return response.status
+
+                help_ = private_text(77, "/apua")
+                assert await post(help_, {}) == 403
+                assert await post(help_, {HEADER: "wrong"}) == 403
+                assert await post(help_, signed) == 200
+                # 200 came only after handling: the reply is already at the stand-in
+                (reply,) = await standin.wait_outgoing(WORKER.id, timeout=0)
+                assert "Näin tämä toimii" in reply["text"]
+                assert await post(["not", "an", "update"], signed) == 400
+                async with session.post(url, data=b"{", headers=signed) as response:
+                    assert response.status == 400
+                answer = private_text(78, "Webhook-vastaus tallessa kerran")
+                assert await post(answer, signed) == 200
+                assert await post(answer, signed) == 200  # Telegram delivering it again
         finally:
             if process.returncode is None:
                 process.send_signal(signal.SIGTERM)
             out, err = await asyncio.wait_for(process.communicate(), timeout=20)
-    assert process.returncode == 0, (out + err).decode()
-    assert secret not in (out + err).decode()
+    logs = (out + err).decode()
+    assert process.returncode == 0, logs
+    assert secret not in logs and "Webhook-vastaus" not in logs
+    assert "webhook_refused reason=secret" in logs and "storage_closed" in logs
+    store = Storage(database, MasterKey.from_text(env["BOT_MASTER_KEY"]))
+    await store.open()
+    try:
+        answers = [e.answer for _, es in await store.everything(WORKER.id) for e in es]
+    finally:
+        await store.close()
+    assert answers.count("Webhook-vastaus tallessa kerran") == 1
 
 
 async def test_backup_copies_a_live_database(tmp_path: Path) -> None:

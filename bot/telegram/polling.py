@@ -15,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from typing import Any
 
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application
+
+from bot.telegram.lifecycle import close_app, open_app, sender, serve_until_signal
 
 log = logging.getLogger(__name__)
 LONG_POLL = 30  # seconds Telegram may hold a getUpdates call open
@@ -30,15 +31,9 @@ PARALLEL = 100  # people whose updates are handled at the same time (a batch hol
 
 def lanes(updates: tuple[Update, ...]) -> list[list[Update]]:
     """Updates grouped by the person (else chat) they come from, each group in arrival order."""
-    grouped: dict[object, list[Update]] = {}
+    grouped: dict[tuple[str, int], list[Update]] = {}
     for update in updates:
-        if update.effective_user is not None:
-            key: object = ("user", update.effective_user.id)
-        elif update.effective_chat is not None:
-            key = ("chat", update.effective_chat.id)
-        else:
-            key = ("update", update.update_id)
-        grouped.setdefault(key, []).append(update)
+        grouped.setdefault(sender(update), []).append(update)
     return list(grouped.values())
 
 
@@ -62,12 +57,8 @@ class DurablePoller:
 
     async def start(self) -> None:
         """Initialize, run post_init, start the job queue, and begin polling in the background."""
-        app = self.app
-        await app.initialize()
-        if app.post_init is not None:
-            await app.post_init(app)
-        await app.bot.delete_webhook(drop_pending_updates=False)
-        await app.start()
+        await open_app(self.app)
+        await self.app.bot.delete_webhook(drop_pending_updates=False)
         self._task = asyncio.create_task(self._poll(), name="durable-poller")
 
     async def stop(self) -> None:
@@ -76,23 +67,11 @@ class DurablePoller:
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        app = self.app
-        if app.running:
-            await app.stop()
-        await app.shutdown()
-        if app.post_shutdown is not None:
-            await app.post_shutdown(app)
+        await close_app(self.app)
 
     async def run_until_signal(self) -> None:
         """`python -m bot`: poll until SIGINT or SIGTERM."""
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self._stop.set)
-        await self.start()
-        try:
-            await self._stop.wait()
-        finally:
-            await self.stop()
+        await serve_until_signal(self, self._stop)
 
     async def _fetch(self, offset: int | None) -> tuple[Update, ...] | None:
         """One long poll, given up as soon as stop() is called (nothing is lost: the offset

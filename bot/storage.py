@@ -813,7 +813,8 @@ class Storage:
     async def shared_page(
         self, supervisor_id: int, offset: int, limit: int
     ) -> tuple[list[SharedItem], int]:
-        """Shared reflections this supervisor may read, newest share first, and the total."""
+        """Shared reflections this supervisor may read, and the total: grouped by worker (the
+        one who shared most recently first), each worker's newest share first."""
         where = "r.shared_at IS NOT NULL AND (u.supervisor_id = ? OR u.supervisor_id IS NULL)"
         async with self._read() as db:
             total = await _one(
@@ -825,7 +826,8 @@ class Storage:
             cursor = await db.execute(
                 f"SELECT {_REFLECTION_COLUMNS}, u.display_name FROM reflections r "  # noqa: S608
                 f"JOIN users u ON u.id = r.user_id WHERE {where} "
-                "ORDER BY r.shared_at DESC, r.id DESC LIMIT ? OFFSET ?",
+                "ORDER BY MAX(r.shared_at) OVER (PARTITION BY r.user_id) DESC, r.user_id, "
+                "r.shared_at DESC, r.id DESC LIMIT ? OFFSET ?",
                 (supervisor_id, limit, offset),
             )
             items = [

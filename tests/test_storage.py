@@ -205,6 +205,24 @@ async def test_sharing_is_visible_only_to_the_right_supervisor(storage: Storage)
     assert await storage.shared_page(50, 0, 5) == ([], 0)
 
 
+async def test_shared_list_is_grouped_by_worker_latest_sharer_first(storage: Storage) -> None:
+    done: dict[str, int] = {}
+    for user in (1, 2):
+        await storage.ensure_user(user, "fi")
+    for name, user in (("a1", 1), ("b1", 2), ("a2", 1), ("b2", 2), ("a3", 1)):
+        finished = await storage.start_reflection(user, "{}", entry=entry(name), status="finished")
+        assert finished is not None
+        done[name] = finished.id
+    for name in ("a1", "b1", "a2", "a3", "b2"):  # B shares last
+        user = 1 if name.startswith("a") else 2
+        assert await storage.set_shared(user, done[name], shared=True)
+    items, total = await storage.shared_page(99, 0, 10)
+    assert total == 5
+    assert [i.reflection.id for i in items] == [done[n] for n in ("b2", "b1", "a3", "a2", "a1")]
+    second_page, _ = await storage.shared_page(99, 3, 10)
+    assert [i.reflection.id for i in second_page] == [done["a2"], done["a1"]]
+
+
 async def test_erase_user_removes_rows_and_key(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite3"
     store = Storage(path, MASTER)

@@ -73,10 +73,15 @@ class SupervisorHandlers(HandlerGroup):
         texts = who.texts
         lines = [texts.text("supervisor_list", page=str(page + 1), pages=str(count)), ""]
         numbers = []
+        worker: int | None = None
         for index, item in enumerate(items, start=page * PAGE_SIZE + 1):
-            name = item.worker_name or texts.text("worker_unnamed")
+            if item.worker_id != worker:  # one heading per worker, their reflections below
+                if worker is not None:
+                    lines.append("")
+                worker = item.worker_id
+                lines.append(item.worker_name or texts.text("worker_unnamed"))
             opened = "" if item.reflection.opened_at else " •"
-            lines.append(f"{index}. {name} · {render.title(item.reflection, texts)}{opened}")
+            lines.append(f"  {index}. {render.title(item.reflection, texts)}{opened}")
             numbers.append(
                 InlineKeyboardButton(str(index), callback_data=f"so:{item.reflection.id}")
             )

@@ -213,6 +213,7 @@ class Storage:
         self._lock = asyncio.Lock()
         self._sealers: dict[int, Sealer] = {}
         self._in_transaction = False
+        self._lost = False  # the open transaction was undone by SQLite: fail its commit
         self._commit: asyncio.Future[None] | None = None  # the commit the next write joins
         self._committer: asyncio.Task[None] | None = None
 
@@ -289,8 +290,12 @@ class Storage:
             try:
                 yield db
             except BaseException:
-                await db.execute("ROLLBACK TO step")
-                await db.execute("RELEASE step")
+                if db.in_transaction:
+                    await db.execute("ROLLBACK TO step")
+                    await db.execute("RELEASE step")
+                else:  # SQLite undid the whole transaction itself (disk full, I/O error)
+                    self._in_transaction = False
+                    self._lost = self._commit is not None  # writes waiting for it must hear
                 raise
             await db.execute("RELEASE step")
             committed = self._join_commit()
@@ -309,6 +314,8 @@ class Storage:
             try:
                 if self._db is None:
                     raise StorageError("storage closed before the commit")
+                if self._lost:
+                    raise StorageError("the transaction was undone before its commit")
                 if self._in_transaction:
                     await self._db.commit()
             except BaseException as exc:
@@ -324,7 +331,7 @@ class Storage:
             else:
                 done.set_result(None)
             finally:
-                self._in_transaction = False
+                self._in_transaction = self._lost = False
 
     async def _sealer(self, db: aiosqlite.Connection, user_id: int) -> Sealer:
         sealer = self._sealers.get(user_id)

@@ -299,3 +299,28 @@ async def test_writes_made_together_share_commits_and_a_failed_one_is_undone(
         handled = {r[0] for r in other.execute("SELECT update_id FROM handled_updates")}
     assert handled == {100 + u for u in users}  # the failed write's claim was rolled back
     await store.close()
+
+
+async def test_a_full_disk_never_reports_a_lost_write_as_stored(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    store = Storage(path, MASTER)
+    await store.open()
+    await store.ensure_user(2, "fi")
+    assert store._db is not None
+    (pages,) = await (await store._db.execute("PRAGMA page_count")).fetchone()  # type: ignore[misc]
+    await store._db.execute(f"PRAGMA max_page_count = {pages + 4}")
+    small = store.ensure_user(1, "fi")
+    huge = store.start_reflection(2, "{}", entry=entry("x" * 200_000))  # needs far more pages
+    results = await asyncio.gather(small, huge, return_exceptions=True)
+    assert isinstance(results[1], BaseException), results
+    with sqlite3.connect(path) as other:
+        users = {r[0] for r in other.execute("SELECT id FROM users")}
+        assert other.execute("SELECT COUNT(*) FROM entries").fetchone() == (0,)
+    if isinstance(results[0], BaseException):
+        assert 1 not in users  # told it failed: not stored
+    else:
+        assert 1 in users  # told it was stored: it is on disk
+    await store._db.execute("PRAGMA max_page_count = 1073741823")
+    await store.ensure_user(3, "fi")  # and the storage goes on working
+    assert await store.is_user(3)
+    await store.close()

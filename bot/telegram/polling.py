@@ -129,4 +129,8 @@ class DurablePoller:
     async def _handle(self, lane: list[Update]) -> None:
         async with self._slots:
             for update in lane:
-                await self.app.process_update(update)  # handler errors go to error handlers
+                try:
+                    await self.app.process_update(update)  # handler errors: error handler
+                except Exception as exc:  # never let one update stop the others or polling
+                    name = type(exc).__name__
+                    log.error("update_failed update=%s error=%s", update.update_id, name)

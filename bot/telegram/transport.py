@@ -15,7 +15,7 @@ import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
-POOL_SIZE = 64
+POOL_SIZE = 100  # as many connections as the poller handles people at once
 _NOT_GIVEN = type(BaseRequest.DEFAULT_NONE)  # PTB's marker for an argument left out
 
 
@@ -74,7 +74,7 @@ class AiohttpRequest(BaseRequest):
                     form.add_field(name, content, filename=filename, content_type=mimetype)
                 body["data"] = form
             else:
-                body["data"] = json.dumps(request_data.parameters).encode()
+                body["data"] = json.dumps(request_data.parameters, ensure_ascii=False).encode()
                 body["headers"] = {"Content-Type": "application/json"}
         try:
             async with session.request(method, url, timeout=timeout, **body) as response:

@@ -2,9 +2,9 @@
 
 Run as ``python -m bench.echo_bot`` with TELEGRAM_BOT_TOKEN, BOT_API_BASE_URL and
 BOT_API_FILE_URL set. It polls exactly like the real bot (``run_polling`` defaults) and answers
-every text with the same text. ``BENCH_ECHO_RATE_LIMITER=1`` adds PTB's default
-``AIORateLimiter`` (30 requests/s overall, like the real bot's), and
-``BENCH_BOT_VARIANT=sniffio-miss-once`` the import fix of bench.variant: diagnostics only.
+every text with the same text, through PTB's default transport (httpx).
+``BENCH_ECHO_TRANSPORT=aiohttp`` gives it the real bot's transport (``bot/telegram/transport.py``)
+instead: a diagnosis of how much of the ours/echo ratio the transport accounts for.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import os
 
 from telegram import Update
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     ContextTypes,
@@ -36,16 +35,16 @@ def build() -> Application:  # type: ignore[type-arg]
         .base_url(os.environ["BOT_API_BASE_URL"])
         .base_file_url(os.environ["BOT_API_FILE_URL"])
     )
-    if os.environ.get("BENCH_ECHO_RATE_LIMITER") == "1":
-        return builder.rate_limiter(AIORateLimiter()).build()
+    if os.environ.get("BENCH_ECHO_TRANSPORT") == "aiohttp":
+        from bot.telegram.transport import AiohttpRequest
+
+        builder = builder.request(AiohttpRequest()).get_updates_request(
+            AiohttpRequest(pool_size=1)
+        )
     return builder.build()
 
 
 def main() -> None:
-    from bench import variant
-
-    if "sniffio-miss-once" in variant.chosen():
-        variant.sniffio_miss_once()
     logging.basicConfig(level=logging.WARNING)
     app = build()
     app.add_handler(MessageHandler(filters.TEXT, echo))

@@ -8,7 +8,7 @@ CPU per update of the bot and of this process (the harness), and ours/echo ratio
 
 Suites: ``default`` (flat out with 100 and 1,000 workers, paced at 30/s with 1,000 workers on
 10,000 and 100,000 stored answers; about 8 minutes), ``scale10k`` (10,000 workers paced, its
-own command), ``diagnose`` (ablations without the flood limit and with synchronous=NORMAL,
+own command), ``diagnose`` (ablations: one update at a time, httpx, synchronous=NORMAL,
 optionally profiled with py-spy), ``quick`` (a smoke run). ``--mode`` runs one scenario.
 Everything is bounded: each phase has a deadline and every loop stops by itself.
 """
@@ -66,35 +66,28 @@ BOTS = {
         BotKind("ours", "ours", "bot"),
         BotKind("echo", "echo", "bench.echo_bot", uses_db=False),
         BotKind(
-            "ours-nolimit",
-            "ours, no flood limit (diag)",
+            "ours-syncnormal",
+            "ours, sync=NORMAL (diag)",
             "bench.variant",
-            (("BENCH_BOT_VARIANT", "no-flood-limit"),),
+            (("BENCH_BOT_VARIANT", "sync-normal"),),
         ),
         BotKind(
-            "ours-nolimit-syncnormal",
-            "ours, no flood limit, sync=NORMAL (diag)",
+            "ours-serial",
+            "ours, one update at a time (diag)",
             "bench.variant",
-            (("BENCH_BOT_VARIANT", "no-flood-limit,sync-normal"),),
+            (("BENCH_BOT_VARIANT", "serial"),),
         ),
         BotKind(
-            "ours-nolimit-sniffio",
-            "ours, no flood limit, sniffio miss once (diag)",
+            "ours-httpx",
+            "ours, PTB's httpx transport (diag)",
             "bench.variant",
-            (("BENCH_BOT_VARIANT", "no-flood-limit,sniffio-miss-once"),),
+            (("BENCH_BOT_VARIANT", "httpx"),),
         ),
         BotKind(
-            "echo-sniffio",
-            "echo, sniffio miss once (diag)",
+            "echo-aiohttp",
+            "echo, our aiohttp transport (diag)",
             "bench.echo_bot",
-            (("BENCH_BOT_VARIANT", "sniffio-miss-once"),),
-            uses_db=False,
-        ),
-        BotKind(
-            "echo-limited",
-            "echo + PTB AIORateLimiter (diag)",
-            "bench.echo_bot",
-            (("BENCH_ECHO_RATE_LIMITER", "1"),),
+            (("BENCH_ECHO_TRANSPORT", "aiohttp"),),
             uses_db=False,
         ),
     )
@@ -408,17 +401,14 @@ def suite(name: str) -> list[Scenario]:
     if name == "scale10k":
         return [Scenario("paced", 10_000, duration=370, warmup=2, rate=28)]
     if name == "diagnose":
-        nolimit = ("ours-nolimit", "echo")
         return [
             Scenario(
                 "flat",
                 100,
                 duration=20,
-                bots=(*nolimit, "echo-limited", "ours-nolimit-sniffio", "echo-sniffio"),
+                bots=("ours", "echo", "ours-serial", "ours-httpx", "ours-syncnormal"),
             ),
-            Scenario("flat", 100, duration=20, bots=("ours-nolimit-syncnormal", "echo")),
-            Scenario("paced", 1000, duration=45, rate=30, history=100_000, bots=nolimit),
-            Scenario("paced", 1000, duration=45, rate=25, history=100_000),
+            Scenario("flat", 100, duration=20, bots=("echo-aiohttp", "echo")),
         ]
     return [
         Scenario("flat", 100, duration=30),

@@ -37,6 +37,7 @@ class AiohttpRequest(BaseRequest):
                 connector=aiohttp.TCPConnector(limit=self._pool_size),
                 headers={"User-Agent": self.USER_AGENT},
                 raise_for_status=False,
+                trust_env=True,  # HTTPS_PROXY and NO_PROXY, as PTB's default transport does
             )
 
     async def shutdown(self) -> None:

@@ -9,6 +9,8 @@ Files (an export) go as multipart; every other call is a JSON body.
 from __future__ import annotations
 
 import json
+import urllib.parse
+import urllib.request
 from typing import Any
 
 import aiohttp
@@ -26,6 +28,7 @@ class AiohttpRequest(BaseRequest):
         self._timeout = timeout
         self._pool_size = pool_size
         self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[str, str | None] = {}  # per host, read from the environment once
 
     @property
     def read_timeout(self) -> float:
@@ -37,7 +40,6 @@ class AiohttpRequest(BaseRequest):
                 connector=aiohttp.TCPConnector(limit=self._pool_size),
                 headers={"User-Agent": self.USER_AGENT},
                 raise_for_status=False,
-                trust_env=True,  # HTTPS_PROXY and NO_PROXY, as PTB's default transport does
             )
 
     async def shutdown(self) -> None:
@@ -77,6 +79,9 @@ class AiohttpRequest(BaseRequest):
             else:
                 body["data"] = json.dumps(request_data.parameters, ensure_ascii=False).encode()
                 body["headers"] = {"Content-Type": "application/json"}
+        proxy = self._proxy(url)
+        if proxy is not None:
+            body["proxy"] = proxy
         try:
             async with session.request(method, url, timeout=timeout, **body) as response:
                 return response.status, await response.read()
@@ -84,6 +89,17 @@ class AiohttpRequest(BaseRequest):
             raise TimedOut from exc
         except aiohttp.ClientError as exc:
             raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
+
+    def _proxy(self, url: str) -> str | None:
+        """HTTPS_PROXY / NO_PROXY as PTB's default transport honours them, looked up once per
+        host (aiohttp's own trust_env reads them, and ~/.netrc in a thread, on every call)."""
+        host = urllib.parse.urlsplit(url).hostname or ""
+        if host not in self._proxies:
+            proxies = urllib.request.getproxies()
+            scheme = "https" if url.startswith("https:") else "http"
+            chosen = proxies.get(scheme)
+            self._proxies[host] = None if urllib.request.proxy_bypass(host) else chosen
+        return self._proxies[host]
 
     def _seconds(self, value: Any) -> float | None:
         """PTB's "not given" means this transport's default; None means no limit."""

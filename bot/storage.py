@@ -283,21 +283,27 @@ class Storage:
     async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
         """One writer at a time, all or nothing; returns once the write is committed to disk."""
         async with self._read() as db:
-            if not self._in_transaction:
+            first = not self._in_transaction  # nobody else's writes to keep if this one fails
+            if first:
                 await db.execute("BEGIN IMMEDIATE")
                 self._in_transaction = True
-            await db.execute("SAVEPOINT step")
+            else:
+                await db.execute("SAVEPOINT step")
             try:
                 yield db
             except BaseException:
-                if db.in_transaction:
+                if not db.in_transaction:  # SQLite undid it all itself (disk full, I/O error)
+                    self._lost = self._commit is not None  # writes waiting for it must hear
+                elif first:
+                    await db.rollback()
+                else:
                     await db.execute("ROLLBACK TO step")
                     await db.execute("RELEASE step")
-                else:  # SQLite undid the whole transaction itself (disk full, I/O error)
-                    self._in_transaction = False
-                    self._lost = self._commit is not None  # writes waiting for it must hear
+                    raise
+                self._in_transaction = False
                 raise
-            await db.execute("RELEASE step")
+            if not first:
+                await db.execute("RELEASE step")
             committed = self._join_commit()
         await asyncio.shield(committed)
 

@@ -283,6 +283,8 @@ async def test_writes_made_together_share_commits_and_a_failed_one_is_undone(
     await store._db.set_trace_callback(
         lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None
     )
+    with pytest.raises(StorageError):  # a failed write alone: its transaction undone whole
+        await store.start_reflection(998, "{}", update_id=998, entry=entry("nobody"))
     users = range(1, 21)
     await asyncio.gather(*(store.ensure_user(u, "fi") for u in users))
     results = await asyncio.gather(

@@ -75,6 +75,7 @@ async def test_whole_reflection_in_finnish(harness: Harness) -> None:
     scaling = await answer_until_scaling(h, echo)
     (follow_up,) = await h.press(WORKER, scaling, button_data(scaling, ":s:7"))
     assert "7" in follow_up["text"] and "6" in follow_up["text"]
+    await standin.wait_call("editMessageText")  # sent beside the next question
     edited = standin.outbox(WORKER.id)[
         [m["message_id"] for m in standin.outbox(WORKER.id)].index(scaling["message_id"])
     ]

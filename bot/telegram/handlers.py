@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import traceback
 
-from telegram import Message, Update
+from telegram import CallbackQuery, Message, Update
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot import render
@@ -230,17 +231,19 @@ class ReflectionHandlers(HandlerGroup):
             who.user_id, who.language, update.update_id, reflection_id, turn, action
         )
         if outcome.reply.duplicate:  # delivered again: show the current step once more
-            with contextlib.suppress(BadRequest):  # the first delivery answered it already
-                await query.answer()
+            await answer_quietly(query)  # the first delivery may have answered it already
             await self.send(context, who.chat_id, outcome.reply)
             return
         if not outcome.accepted:
             await query.answer(who.texts.text("stale_button"))
             return
-        await query.answer()
         message = query.message if isinstance(query.message, Message) else None
-        await close_buttons(message, outcome.chosen)
-        await self.send(context, who.chat_id, outcome.reply)
+        # the spinner stopped, the choice marked and the next question: all at once
+        await asyncio.gather(
+            answer_quietly(query),
+            close_buttons(message, outcome.chosen),
+            self.send(context, who.chat_id, outcome.reply),
+        )
 
     # --- errors --------------------------------------------------------------------------
     async def error(self, update: object, context: Context) -> None:
@@ -269,6 +272,12 @@ class ReflectionHandlers(HandlerGroup):
             await context.bot.send_message(user.id, texts.text("error"))
         except Exception:  # the error report itself must never raise
             log.warning("error_reply_failed update=%s", update_id)
+
+
+async def answer_quietly(query: CallbackQuery) -> None:
+    """Stop the button's spinner; a query too old to answer stops spinning by itself."""
+    with contextlib.suppress(BadRequest):
+        await query.answer()
 
 
 async def close_buttons(message: Message | None, chosen: str | None) -> None:

@@ -7,7 +7,7 @@ every run it prints updates/s, p50/p95/p99/max update-to-reply latency, the bot'
 CPU per update of the bot and of this process (the harness), and ours/echo ratios.
 
 Suites: ``default`` (flat out with 100 and 1,000 workers, paced at 30/s with 1,000 workers on
-10,000 and 100,000 stored answers; about 8 minutes), ``scale10k`` (10,000 workers paced, its
+10,000 and 100,000 stored answers; about 6 minutes), ``scale10k`` (10,000 workers paced, its
 own command), ``diagnose`` (ablations: one update at a time, httpx, synchronous=NORMAL,
 optionally profiled with py-spy), ``quick`` (a smoke run). ``--mode`` runs one scenario.
 Everything is bounded: each phase has a deadline and every loop stops by itself.

@@ -201,9 +201,9 @@ class Storage:
     """The only place that speaks SQL.
 
     Writes are all or nothing (a write that joins an open transaction gets a savepoint) and
-    durable before the writer goes on: a write waits for the commit that carries it. Writes made while a commit is waiting for the
-    connection join that commit (group commit), so people writing at the same moment share one
-    fsync instead of queueing for one each.
+    durable before the writer goes on: a write waits for the commit that carries it. Writes
+    made while a commit is waiting for the connection join that commit (group commit), so
+    people writing at the same moment share one fsync instead of queueing for one each.
     """
 
     def __init__(self, path: Path, master: MasterKey) -> None:

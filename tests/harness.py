@@ -123,6 +123,23 @@ class Harness:
             await store.close()
 
 
+@asynccontextmanager
+async def running_bot(
+    tmp_path: Path, *, strict: bool = True, hold_seconds: float = 6.0, **overrides: Any
+) -> AsyncIterator[Harness]:
+    """A bot started on a fresh stand-in and database, stopped afterwards; `strict`: the
+    stand-in must have seen no call it did not expect. `overrides` go to Harness."""
+    async with BotApiStandIn(token=TOKEN, hold_seconds=hold_seconds) as standin:
+        harness = Harness(standin, tmp_path / "bot.sqlite3", **overrides)
+        await harness.start_bot()
+        try:
+            yield harness
+        finally:
+            await harness.stop_bot()
+            if strict:
+                assert standin.unexpected == [], standin.unexpected
+
+
 async def answer_to(standin: BotApiStandIn, pressed: dict[str, Any]) -> dict[str, Any]:
     """The bot's answerCallbackQuery for a pressed button (waits for it)."""
     query_id = pressed["callback_query"]["id"]

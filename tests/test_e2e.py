@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bot.__main__ import setup_logging
-from tests.botapi_standin import BotApiStandIn, FakeUser
+from tests.botapi_standin import FakeUser
 from tests.harness import (
     SUPERVISOR_PHONE,
     TOKEN,
@@ -20,6 +20,7 @@ from tests.harness import (
     answer_to,
     button_data,
     buttons,
+    running_bot,
 )
 
 WORKER = FakeUser(id=501, first_name="Aino", language_code="fi")
@@ -29,14 +30,8 @@ QUOTE = re.compile(r'"([^"]+)"')
 
 @pytest.fixture
 async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
-    async with BotApiStandIn(token=TOKEN) as standin:
-        h = Harness(standin, tmp_path / "bot.sqlite3")
-        await h.start_bot()
-        try:
-            yield h
-        finally:
-            await h.stop_bot()
-            assert standin.unexpected == [], standin.unexpected
+    async with running_bot(tmp_path) as h:
+        yield h
 
 
 def scale_buttons(message: dict[str, Any]) -> list[str]:

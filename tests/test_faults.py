@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.botapi_standin import BotApiStandIn, FakeUser
-from tests.harness import TOKEN, Harness
+from tests.botapi_standin import FakeUser
+from tests.harness import Harness, running_bot
 
 WORKER = FakeUser(id=5001, first_name="Vilja", language_code="fi")
 OPENING = "Viikko oli täynnä palavereja ja keskeytyksiä."
@@ -17,13 +17,8 @@ OPENING = "Viikko oli täynnä palavereja ja keskeytyksiä."
 
 @pytest.fixture
 async def h(tmp_path: Path) -> AsyncIterator[Harness]:
-    async with BotApiStandIn(token=TOKEN, hold_seconds=1.5) as standin:
-        harness = Harness(standin, tmp_path / "bot.sqlite3", api_timeout=0.5)
-        await harness.start_bot()
-        try:
-            yield harness
-        finally:
-            await harness.stop_bot()
+    async with running_bot(tmp_path, strict=False, hold_seconds=1.5, api_timeout=0.5) as harness:
+        yield harness
 
 
 async def stored_answers(h: Harness) -> list[str]:

@@ -7,20 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.botapi_standin import BotApiStandIn, FakeUser
-from tests.harness import TOKEN, Harness, button_data, buttons
+from tests.botapi_standin import FakeUser
+from tests.harness import Harness, button_data, buttons, running_bot
 
 
 @pytest.fixture
 async def h(tmp_path: Path) -> AsyncIterator[Harness]:
-    async with BotApiStandIn(token=TOKEN) as standin:
-        harness = Harness(standin, tmp_path / "bot.sqlite3")
-        await harness.start_bot()
-        try:
-            yield harness
-        finally:
-            await harness.stop_bot()
-            assert standin.unexpected == [], standin.unexpected
+    async with running_bot(tmp_path) as harness:
+        yield harness
 
 
 async def walk(

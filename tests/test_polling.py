@@ -9,8 +9,8 @@ import pytest
 from telegram import Chat, Message, Update, User
 
 from bot.telegram.polling import lanes
-from tests.botapi_standin import BotApiStandIn, FakeUser
-from tests.harness import TOKEN, Harness
+from tests.botapi_standin import FakeUser
+from tests.harness import Harness, running_bot
 
 PEOPLE = [FakeUser(id=7001 + n, first_name=f"Tekijä{n}", language_code="fi") for n in range(4)]
 
@@ -39,13 +39,8 @@ def test_lanes_group_by_person_and_keep_order() -> None:
 
 @pytest.fixture
 async def h(tmp_path: Path) -> AsyncIterator[Harness]:
-    async with BotApiStandIn(token=TOKEN) as standin:
-        harness = Harness(standin, tmp_path / "bot.sqlite3")
-        await harness.start_bot()
-        try:
-            yield harness
-        finally:
-            await harness.stop_bot()
+    async with running_bot(tmp_path) as harness:
+        yield harness
 
 
 async def test_a_batch_of_many_people_is_stored_in_each_ones_order(h: Harness) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.reminders import Reminder, next_fire, quiet
-from tests.botapi_standin import BotApiStandIn, FakeUser
-from tests.harness import TOKEN, Harness, button_data, buttons
+from tests.botapi_standin import FakeUser
+from tests.harness import Harness, button_data, buttons, running_bot
 
 # Monday 7 January 2030, 12:00 in Helsinki (UTC+2): far enough ahead that no job comes due
 # by itself while a test runs; the tests run jobs on purpose.
@@ -68,15 +68,9 @@ class Clock:
 
 @pytest.fixture
 async def h(tmp_path: Path) -> AsyncIterator[Harness]:
-    async with BotApiStandIn(token=TOKEN) as standin:
-        harness = Harness(standin, tmp_path / "bot.sqlite3", clock=Clock())
-        await harness.start_bot()
-        try:
-            await harness.say(WORKER, "/apua")  # the chat exists
-            yield harness
-        finally:
-            await harness.stop_bot()
-            assert standin.unexpected == [], standin.unexpected
+    async with running_bot(tmp_path, clock=Clock()) as harness:
+        await harness.say(WORKER, "/apua")  # the chat exists
+        yield harness
 
 
 def job(h: Harness):  # type: ignore[no-untyped-def]

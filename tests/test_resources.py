@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot import resources
-from tests.botapi_standin import BotApiStandIn, FakeUser
-from tests.harness import TOKEN, Harness, button_data, buttons
+from tests.botapi_standin import FakeUser
+from tests.harness import Harness, button_data, buttons, running_bot
 
 WORKER = FakeUser(id=3001, first_name="Riikka", language_code="fi")
 HELPED = "Kävelylenkki lounaalla auttoi minua rauhoittumaan. Myös työparin huumori!"
@@ -34,13 +34,8 @@ def test_pick_is_reproducible_and_avoids_the_last() -> None:
 
 @pytest.fixture
 async def h(tmp_path: Path) -> AsyncIterator[Harness]:
-    async with BotApiStandIn(token=TOKEN) as standin:
-        harness = Harness(standin, tmp_path / "bot.sqlite3")
-        await harness.start_bot()
-        try:
-            yield harness
-        finally:
-            await harness.stop_bot()
+    async with running_bot(tmp_path) as harness:
+        yield harness
 
 
 async def answer_a_resource_question(h: Harness) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from bot.prompts import PromptSet
 from tests.botapi_standin import BotApiStandIn, FakeUser
-from tests.harness import TOKEN, Harness, answer_to, button_data, buttons
+from tests.harness import TOKEN, Harness, answer_to, button_data, buttons, running_bot
 
 SUPERVISOR = FakeUser(id=9001, first_name="Maija", language_code="fi")
 A = FakeUser(id=1001, first_name="Aino", language_code="fi")
@@ -24,18 +24,10 @@ A_SECOND = "Toinen pohdinta, jota en jaa: palkkaneuvottelu jännittää."
 
 @pytest.fixture
 async def h(tmp_path: Path) -> AsyncIterator[Harness]:
-    async with BotApiStandIn(token=TOKEN) as standin:
-        harness = Harness(
-            standin, tmp_path / "bot.sqlite3", supervisor_ids=frozenset({SUPERVISOR.id})
-        )
-        await harness.start_bot()
-        try:
-            # Telegram lets a bot write only to people who have opened it
-            await harness.say(SUPERVISOR, "/start", replies=2)
-            yield harness
-        finally:
-            await harness.stop_bot()
-            assert standin.unexpected == [], standin.unexpected
+    async with running_bot(tmp_path, supervisor_ids=frozenset({SUPERVISOR.id})) as harness:
+        # Telegram lets a bot write only to people who have opened it
+        await harness.say(SUPERVISOR, "/start", replies=2)
+        yield harness
 
 
 def fi(h: Harness) -> PromptSet:

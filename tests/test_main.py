@@ -51,6 +51,16 @@ def bot_env(standin: BotApiStandIn, database: Path) -> dict[str, str]:
     return env
 
 
+async def stored_answers(database: Path, master_key: str) -> list[str]:
+    """WORKER's answers as stored in a database file, read with the bot's master key."""
+    store = Storage(database, MasterKey.from_text(master_key))
+    await store.open()
+    try:
+        return [e.answer for _, es in await store.everything(WORKER.id) for e in es]
+    finally:
+        await store.close()
+
+
 async def test_process_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
     async with BotApiStandIn(token=TOKEN) as standin:
         process = await spawn(tmp_path, bot_env(standin, tmp_path / "b.db"))
@@ -165,12 +175,7 @@ async def test_webhook_mode_requires_the_secret_and_answers_after_handling(
     assert process.returncode == 0, logs
     assert secret not in logs and "Webhook-vastaus" not in logs
     assert "webhook_refused reason=secret" in logs and "storage_closed" in logs
-    store = Storage(database, MasterKey.from_text(env["BOT_MASTER_KEY"]))
-    await store.open()
-    try:
-        answers = [e.answer for _, es in await store.everything(WORKER.id) for e in es]
-    finally:
-        await store.close()
+    answers = await stored_answers(database, env["BOT_MASTER_KEY"])
     assert answers.count("Webhook-vastaus tallessa kerran") == 1
 
 
@@ -194,10 +199,4 @@ async def test_backup_copies_a_live_database(tmp_path: Path) -> None:
             await asyncio.wait_for(process.communicate(), timeout=20)
     copy = tmp_path / "copy.db"
     assert copy.stat().st_mode & 0o077 == 0
-    store = Storage(copy, MasterKey.from_text(env["BOT_MASTER_KEY"]))
-    await store.open()
-    try:
-        answers = [e.answer for _, es in await store.everything(WORKER.id) for e in es]
-    finally:
-        await store.close()
-    assert answers == ["Varmuuskopioitava vastaus"]
+    assert await stored_answers(copy, env["BOT_MASTER_KEY"]) == ["Varmuuskopioitava vastaus"]

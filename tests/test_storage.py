@@ -283,23 +283,70 @@ async def test_writes_made_together_share_commits_and_a_failed_one_is_undone(
     await store._db.set_trace_callback(
         lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None
     )
-    with pytest.raises(StorageError):  # a failed write alone: its transaction undone whole
-        await store.start_reflection(998, "{}", update_id=998, entry=entry("nobody"))
     users = range(1, 21)
     await asyncio.gather(*(store.ensure_user(u, "fi") for u in users))
+    opened = await store.start_reflection(1, "{}", update_id=1)
+    assert opened is not None
+    out_of_range = entry("kaksitoista", scale=12)  # breaks the 0-10 CHECK after the claim
+    with pytest.raises(sqlite3.IntegrityError):  # a failed write alone: its transaction undone
+        await store.record_step(opened, "{}", update_id=997, entry=out_of_range)
     results = await asyncio.gather(
         *(store.start_reflection(u, "{}", update_id=100 + u, entry=entry(f"a{u}")) for u in users),
+        store.record_step(opened, "{}", update_id=998, entry=out_of_range),  # joins, fails
         store.start_reflection(999, "{}", update_id=999, entry=entry("nobody")),  # unknown user
         return_exceptions=True,
     )
+    assert isinstance(results[-2], sqlite3.IntegrityError)
     assert isinstance(results[-1], StorageError)
-    assert all(r is not None and not isinstance(r, BaseException) for r in results[:-1])
-    assert 2 <= len(commits) < 40  # 41 writes, far fewer fsync'd commits
+    assert all(r is not None and not isinstance(r, BaseException) for r in results[:-2])
+    assert 2 <= len(commits) < 40  # 42 writes, far fewer fsync'd commits
     # what the writers were told is done is on disk, as another connection sees it
     with sqlite3.connect(path) as other:
         assert other.execute("SELECT COUNT(*) FROM entries").fetchone() == (20,)
         handled = {r[0] for r in other.execute("SELECT update_id FROM handled_updates")}
-    assert handled == {100 + u for u in users}  # the failed write's claim was rolled back
+    assert handled == {1} | {100 + u for u in users}  # the failed writes' claims undone
+    await store.close()
+
+
+async def test_a_lone_write_is_one_trip_to_the_database_thread(storage: Storage) -> None:
+    """The trips go through aiosqlite's private queue: this fails if that changes."""
+    await storage.ensure_user(1, "fi")
+    opened = await storage.start_reflection(1, "{}", update_id=1)
+    assert opened is not None and storage._db is not None
+    statements: list[str] = []
+    await storage._db.set_trace_callback(statements.append)
+    trips: list[object] = []
+    execute = storage._db._execute
+
+    async def counted(fn: object, *args: object) -> object:
+        trips.append(fn)
+        return await execute(fn, *args)
+
+    storage._db._execute = counted  # type: ignore[method-assign]
+    assert await storage.record_step(opened, "{}", update_id=2, entry=entry("vastaus"))
+    assert len(trips) == 1
+    assert [s.split()[0] for s in statements] == ["BEGIN", "INSERT", "INSERT", "UPDATE", "COMMIT"]
+    assert [e.answer for e in await storage.entries(1, opened.id)] == ["vastaus"]
+
+
+async def test_a_cancelled_write_leaves_the_storage_consistent(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    store = Storage(path, MASTER)
+    await store.open()
+    await store.ensure_user(1, "fi")
+    writes = [asyncio.create_task(store.claim_update(update_id)) for update_id in range(1, 6)]
+    await asyncio.sleep(0)  # the first write's trip is on the database thread, the rest queue
+    writes[0].cancel()
+    writes[2].cancel()
+    results = await asyncio.gather(*writes, return_exceptions=True)
+    cancelled = [isinstance(r, asyncio.CancelledError) for r in results]
+    assert cancelled == [True, False, True, False, False]
+    assert results[1] is results[3] is results[4] is True
+    with sqlite3.connect(path) as other:  # nothing was left in an open transaction
+        handled = {r[0] for r in other.execute("SELECT update_id FROM handled_updates")}
+    assert handled == {1, 2, 4, 5}  # the first was already done when its caller gave up
+    assert await store.claim_update(3)
+    assert not await store.claim_update(1)
     await store.close()
 
 
@@ -311,10 +358,12 @@ async def test_a_full_disk_never_reports_a_lost_write_as_stored(tmp_path: Path) 
     assert store._db is not None
     (pages,) = await (await store._db.execute("PRAGMA page_count")).fetchone()  # type: ignore[misc]
     await store._db.execute(f"PRAGMA max_page_count = {pages + 4}")
+    lone = store.ensure_user(4, "fi")  # commits alone; the next two share a transaction
     small = store.ensure_user(1, "fi")
     huge = store.start_reflection(2, "{}", entry=entry("x" * 200_000))  # needs far more pages
-    results = await asyncio.gather(small, huge, return_exceptions=True)
-    assert isinstance(results[1], BaseException), results
+    results = await asyncio.gather(lone, small, huge, return_exceptions=True)
+    assert isinstance(results[2], BaseException), results
+    results = results[1:]
     with sqlite3.connect(path) as other:
         users = {r[0] for r in other.execute("SELECT id FROM users")}
         assert other.execute("SELECT COUNT(*) FROM entries").fetchone() == (0,)

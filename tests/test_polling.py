@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from telegram import Chat, Message, Update, User
 
+from bot.telegram.lifecycle import serve_until_signal
 from bot.telegram.polling import lanes
 from tests.botapi_standin import FakeUser
 from tests.harness import Harness, running_bot
@@ -54,3 +57,25 @@ async def test_a_batch_of_many_people_is_stored_in_each_ones_order(h: Harness) -
         for person in PEOPLE:
             answers = [e.answer for _, es in await store.everything(person.id) for e in es]
             assert answers == [f"{person.first_name}, viesti {n}." for n in range(5)]
+
+
+async def test_serving_starts_then_takes_startup_objects_out_of_garbage_collection() -> None:
+    order: list[str] = []
+    stop = asyncio.Event()
+
+    class Server:
+        async def start(self) -> None:
+            order.append(f"start frozen={gc.get_freeze_count()}")
+            stop.set()
+
+        async def stop(self) -> None:
+            order.append("stop")
+
+    gc.unfreeze()
+    try:
+        await serve_until_signal(Server(), stop)
+        frozen = gc.get_freeze_count()
+    finally:
+        gc.unfreeze()
+    assert order == ["start frozen=0", "stop"]
+    assert frozen > 10_000  # modules, classes, the test session: all of start-up

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 from typing import Any, Protocol
 
@@ -41,10 +42,21 @@ async def serve_until_signal(server: Server, stop: asyncio.Event) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await server.start()
+    settle_heap()
     try:
         await stop.wait()
     finally:
         await server.stop()
+
+
+def settle_heap() -> None:
+    """Move what start-up built (modules, prompts, the Application) out of the collector's way.
+
+    Those objects live as long as the process; left tracked, every full collection walks them
+    all again, a pause of about 20 ms here that lands on whoever's update is in flight.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def sender(update: Update) -> tuple[str, int]:

@@ -288,41 +288,13 @@ class Storage:
         async with self._lock:
             yield self._db
 
-    @asynccontextmanager
-    async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One writer at a time, all or nothing; returns once the write is committed to disk."""
-        async with self._read() as db:
-            first = not self._in_transaction  # nobody else's writes to keep if this one fails
-            if first:
-                await db.execute("BEGIN IMMEDIATE")
-                self._in_transaction = True
-            else:
-                await db.execute("SAVEPOINT step")
-            try:
-                yield db
-            except BaseException:
-                if not db.in_transaction:  # SQLite undid it all itself (disk full, I/O error)
-                    self._lost = self._commit is not None  # writes waiting for it must hear
-                elif first:
-                    await db.rollback()
-                else:
-                    await db.execute("ROLLBACK TO step")
-                    await db.execute("RELEASE step")
-                    raise
-                self._in_transaction = False
-                raise
-            if not first:
-                await db.execute("RELEASE step")
-            committed = self._join_commit()
-        await asyncio.shield(committed)
-
     async def _transact(self, work: Work[T]) -> T:
         """Run `work` (plain sqlite3 calls) all or nothing in one trip to the database thread,
         and return once it is committed to disk.
 
-        `_write` costs a trip per statement (about 0.1 ms each here); an answer is five
-        statements. A write nobody is queued behind commits in that same trip; otherwise it
-        joins the open transaction, and the group commit carries it.
+        One trip per write, not one per statement (about 0.1 ms each here; an answer is five).
+        A write nobody is queued behind commits in that same trip; otherwise it joins the open
+        transaction, and the group commit carries it.
         """
         self._writers += 1
         try:
@@ -353,6 +325,10 @@ class Storage:
             self._lock.release()
         await asyncio.shield(committed)
         return result
+
+    async def _change(self, sql: str, params: tuple[object, ...]) -> int:
+        """One statement as a write of its own; the number of rows it changed."""
+        return await self._transact(lambda conn: conn.execute(sql, params).rowcount)
 
     def _join_commit(self) -> asyncio.Future[None]:
         if self._commit is None:
@@ -458,15 +434,13 @@ class Storage:
         return language
 
     async def set_language(self, user_id: int, language: str) -> None:
-        async with self._write() as db:
-            await db.execute("UPDATE users SET language = ? WHERE id = ?", (language, user_id))
+        await self._change("UPDATE users SET language = ? WHERE id = ?", (language, user_id))
 
     async def set_blocked(self, user_id: int, blocked: bool) -> None:
-        async with self._write() as db:
-            await db.execute(
-                "UPDATE users SET blocked_at = ? WHERE id = ?",
-                (now_iso() if blocked else None, user_id),
-            )
+        await self._change(
+            "UPDATE users SET blocked_at = ? WHERE id = ?",
+            (now_iso() if blocked else None, user_id),
+        )
 
     async def blocked_users(self) -> set[int]:
         async with self._read() as db:
@@ -478,12 +452,8 @@ class Storage:
             return await _one(db, "SELECT 1 FROM users WHERE id = ?", (user_id,)) is not None
 
     async def set_display_name(self, user_id: int, name: str) -> None:
-        async with self._write() as db:
-            sealer = await self._sealer(db, user_id)
-            await db.execute(
-                "UPDATE users SET display_name = ? WHERE id = ?",
-                (sealer.seal(name, _NAME), user_id),
-            )
+        sealed = (await self._sealer_of(user_id)).seal(name, _NAME)
+        await self._change("UPDATE users SET display_name = ? WHERE id = ?", (sealed, user_id))
 
     async def supervisor_of(self, user_id: int) -> int | None:
         async with self._read() as db:
@@ -508,11 +478,13 @@ class Storage:
         With secure_delete the freed pages are overwritten, and the WAL is checkpointed and
         truncated so no old page version stays behind in it.
         """
-        async with self._write() as db:
-            await db.execute("DELETE FROM reflections WHERE user_id = ?", (user_id,))
-            await db.execute("DELETE FROM invites WHERE used_by = ?", (user_id,))
-            cursor = await db.execute("DELETE FROM users WHERE id = ?", (user_id,))
-            erased = cursor.rowcount > 0
+
+        def work(conn: sqlite3.Connection) -> bool:
+            conn.execute("DELETE FROM reflections WHERE user_id = ?", (user_id,))
+            conn.execute("DELETE FROM invites WHERE used_by = ?", (user_id,))
+            return conn.execute("DELETE FROM users WHERE id = ?", (user_id,)).rowcount > 0
+
+        erased = await self._transact(work)
         self._sealers.pop(user_id, None)
         async with self._read() as db:
             await db.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)", ())
@@ -622,23 +594,25 @@ class Storage:
 
     async def cancel_active(self, user_id: int) -> Reflection | None:
         """End the user's active reflection, keeping its answers; return it."""
-        async with self._write() as db:
-            row = await _find(db, "user_id = ? AND status = 'active'", (user_id,))
-            if row is None:
-                return None
-            await db.execute(
-                "UPDATE reflections SET status = 'cancelled', ended_at = ? WHERE id = ?",
-                (now_iso(), row[0]),
-            )
-            return await self._reflection(db, row)
+        where = "user_id = ? AND status = 'active'"
+        sql = f"SELECT {_REFLECTION_COLUMNS} FROM reflections r WHERE {where}"  # noqa: S608
+
+        def work(conn: sqlite3.Connection) -> sqlite3.Row | None:
+            row: sqlite3.Row | None = conn.execute(sql, (user_id,)).fetchone()
+            if row is not None:
+                conn.execute(
+                    "UPDATE reflections SET status = 'cancelled', ended_at = ? WHERE id = ?",
+                    (now_iso(), row[0]),
+                )
+            return row
+
+        row = await self._transact(work)
+        return None if row is None else _build_reflection(await self._sealer_of(user_id), row)
 
     async def delete_reflection(self, user_id: int, reflection_id: int) -> bool:
         """Delete one of the user's reflections with its answers; False if not theirs."""
-        async with self._write() as db:
-            cursor = await db.execute(
-                "DELETE FROM reflections WHERE id = ? AND user_id = ?", (reflection_id, user_id)
-            )
-            return cursor.rowcount > 0
+        sql = "DELETE FROM reflections WHERE id = ? AND user_id = ?"
+        return await self._change(sql, (reflection_id, user_id)) > 0
 
     async def entries(self, user_id: int, reflection_id: int) -> list[Entry]:
         """Answers of a reflection, oldest first, only if it belongs to the user."""
@@ -735,33 +709,29 @@ class Storage:
             return [_reminder(row) for row in await cursor.fetchall()]
 
     async def save_reminder(self, reminder: Reminder) -> None:
-        async with self._write() as db:
-            await db.execute(
-                "INSERT INTO reminders (user_id, weekdays, hour, timezone, paused, skip_next) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(user_id) DO UPDATE SET "
-                "weekdays = excluded.weekdays, hour = excluded.hour, "
-                "timezone = excluded.timezone, paused = excluded.paused, "
-                "skip_next = excluded.skip_next",
-                (
-                    reminder.user_id,
-                    ",".join(str(d) for d in sorted(reminder.weekdays)),
-                    reminder.hour,
-                    reminder.timezone,
-                    int(reminder.paused),
-                    int(reminder.skip_next),
-                ),
-            )
+        await self._change(
+            "INSERT INTO reminders (user_id, weekdays, hour, timezone, paused, skip_next) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(user_id) DO UPDATE SET "
+            "weekdays = excluded.weekdays, hour = excluded.hour, "
+            "timezone = excluded.timezone, paused = excluded.paused, "
+            "skip_next = excluded.skip_next",
+            (
+                reminder.user_id,
+                ",".join(str(d) for d in sorted(reminder.weekdays)),
+                reminder.hour,
+                reminder.timezone,
+                int(reminder.paused),
+                int(reminder.skip_next),
+            ),
+        )
 
     async def delete_reminder(self, user_id: int) -> bool:
-        async with self._write() as db:
-            cursor = await db.execute("DELETE FROM reminders WHERE user_id = ?", (user_id,))
-            return cursor.rowcount > 0
+        return await self._change("DELETE FROM reminders WHERE user_id = ?", (user_id,)) > 0
 
     async def reminder_sent(self, user_id: int) -> None:
-        async with self._write() as db:
-            await db.execute(
-                "UPDATE reminders SET last_sent_at = ? WHERE user_id = ?", (now_iso(), user_id)
-            )
+        await self._change(
+            "UPDATE reminders SET last_sent_at = ? WHERE user_id = ?", (now_iso(), user_id)
+        )
 
     # --- resource bank -------------------------------------------------------------------
     async def resource_consent(self, user_id: int) -> bool | None:
@@ -771,10 +741,9 @@ class Storage:
         return None if row is None or row[0] is None else bool(row[0])
 
     async def set_resource_consent(self, user_id: int, consent: bool) -> None:
-        async with self._write() as db:
-            await db.execute(
-                "UPDATE users SET resource_bank = ? WHERE id = ?", (int(consent), user_id)
-            )
+        await self._change(
+            "UPDATE users SET resource_bank = ? WHERE id = ?", (int(consent), user_id)
+        )
 
     async def resource_answers(
         self, user_id: int, stages: Sequence[str], exclude_reflection: int | None = None
@@ -795,20 +764,19 @@ class Storage:
 
     async def set_shared(self, user_id: int, reflection_id: int, shared: bool) -> bool:
         """Share a finished reflection with the supervisor, or take it back."""
-        async with self._write() as db:
-            if shared:
-                cursor = await db.execute(
-                    "UPDATE reflections SET shared_at = ?, opened_at = NULL WHERE id = ? AND "
-                    "user_id = ? AND status != 'active'",
-                    (now_iso(), reflection_id, user_id),
-                )
-            else:
-                cursor = await db.execute(
-                    "UPDATE reflections SET shared_at = NULL, opened_at = NULL WHERE id = ? "
-                    "AND user_id = ?",
-                    (reflection_id, user_id),
-                )
-            return cursor.rowcount > 0
+        if shared:
+            changed = await self._change(
+                "UPDATE reflections SET shared_at = ?, opened_at = NULL WHERE id = ? AND "
+                "user_id = ? AND status != 'active'",
+                (now_iso(), reflection_id, user_id),
+            )
+        else:
+            changed = await self._change(
+                "UPDATE reflections SET shared_at = NULL, opened_at = NULL WHERE id = ? "
+                "AND user_id = ?",
+                (reflection_id, user_id),
+            )
+        return changed > 0
 
     # --- supervisors ---------------------------------------------------------------------
     async def claimed_supervisors(self) -> set[int]:
@@ -817,12 +785,11 @@ class Storage:
             return {int(r[0]) for r in await cursor.fetchall()}
 
     async def add_supervisor(self, user_id: int) -> None:
-        async with self._write() as db:
-            await db.execute(
-                "INSERT INTO supervisors (user_id, claimed_at) VALUES (?, ?) "
-                "ON CONFLICT(user_id) DO NOTHING",
-                (user_id, now_iso()),
-            )
+        await self._change(
+            "INSERT INTO supervisors (user_id, claimed_at) VALUES (?, ?) "
+            "ON CONFLICT(user_id) DO NOTHING",
+            (user_id, now_iso()),
+        )
 
     async def meta(self, key: str) -> str | None:
         async with self._read() as db:
@@ -830,23 +797,20 @@ class Storage:
         return None if row is None else str(row[0])
 
     async def set_meta(self, key: str, value: str | None) -> None:
-        async with self._write() as db:
-            if value is None:
-                await db.execute("DELETE FROM meta WHERE key = ?", (key,))
-            else:
-                await db.execute(
-                    "INSERT INTO meta (key, value) VALUES (?, ?) "
-                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                    (key, value),
-                )
+        if value is None:
+            await self._change("DELETE FROM meta WHERE key = ?", (key,))
+        else:
+            await self._change(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
 
     async def take_meta(self, key: str, expected: str) -> bool:
         """Delete a meta value only if it equals `expected` (a one-time code); True if so."""
-        async with self._write() as db:
-            cursor = await db.execute(
-                "DELETE FROM meta WHERE key = ? AND value = ?", (key, expected)
-            )
-            return cursor.rowcount > 0
+        return (
+            await self._change("DELETE FROM meta WHERE key = ? AND value = ?", (key, expected)) > 0
+        )
 
     async def shared_page(
         self, supervisor_id: int, offset: int, limit: int
@@ -878,20 +842,24 @@ class Storage:
         self, supervisor_id: int, reflection_id: int, *, mark_opened: bool
     ) -> SharedItem | None:
         """One shared reflection if this supervisor may read it; notes the first opening."""
-        async with self._write() as db:
-            row = await _one(
-                db,
-                f"SELECT {_REFLECTION_COLUMNS}, u.display_name FROM reflections r "  # noqa: S608
-                "JOIN users u ON u.id = r.user_id WHERE r.id = ? AND r.shared_at IS NOT NULL "
-                "AND (u.supervisor_id = ? OR u.supervisor_id IS NULL)",
-                (reflection_id, supervisor_id),
-            )
-            if row is None:
-                return None
-            if mark_opened and row[8] is None:
-                await db.execute(
+        sql = (
+            f"SELECT {_REFLECTION_COLUMNS}, u.display_name FROM reflections r "  # noqa: S608
+            "JOIN users u ON u.id = r.user_id WHERE r.id = ? AND r.shared_at IS NOT NULL "
+            "AND (u.supervisor_id = ? OR u.supervisor_id IS NULL)"
+        )
+
+        def work(conn: sqlite3.Connection) -> sqlite3.Row | None:
+            row: sqlite3.Row | None = conn.execute(sql, (reflection_id, supervisor_id)).fetchone()
+            if row is not None and mark_opened and row[8] is None:
+                conn.execute(
                     "UPDATE reflections SET opened_at = ? WHERE id = ?", (now_iso(), reflection_id)
                 )
+            return row
+
+        row = await self._transact(work)
+        if row is None:
+            return None
+        async with self._read() as db:
             return await self._shared_item(db, row, with_entries=True)
 
     async def shared_since(self, supervisor_id: int, since: str) -> list[SharedItem]:
@@ -928,20 +896,18 @@ class Storage:
         return None if row is None or row[0] is None else str(row[0])
 
     async def set_last_digest(self, supervisor_id: int, when: str) -> None:
-        async with self._write() as db:
-            await db.execute(
-                "INSERT INTO supervisors (user_id, claimed_at, last_digest_at) VALUES (?, ?, ?) "
-                "ON CONFLICT(user_id) DO UPDATE SET last_digest_at = excluded.last_digest_at",
-                (supervisor_id, when, when),
-            )
+        await self._change(
+            "INSERT INTO supervisors (user_id, claimed_at, last_digest_at) VALUES (?, ?, ?) "
+            "ON CONFLICT(user_id) DO UPDATE SET last_digest_at = excluded.last_digest_at",
+            (supervisor_id, when, when),
+        )
 
     async def create_invite(self, supervisor_id: int, code_hash: str, expires_at: str) -> None:
-        async with self._write() as db:
-            await db.execute(
-                "INSERT INTO invites (code_hash, supervisor_id, created_at, expires_at) "
-                "VALUES (?, ?, ?, ?)",
-                (code_hash, supervisor_id, now_iso(), expires_at),
-            )
+        await self._change(
+            "INSERT INTO invites (code_hash, supervisor_id, created_at, expires_at) "
+            "VALUES (?, ?, ?, ?)",
+            (code_hash, supervisor_id, now_iso(), expires_at),
+        )
 
     async def invite_open(self, code_hash: str) -> bool:
         async with self._read() as db:
@@ -954,23 +920,23 @@ class Storage:
 
     async def redeem_invite(self, code_hash: str, user_id: int) -> int | None:
         """Use an unexpired, unused invite; return its supervisor, tied to the user."""
-        async with self._write() as db:
-            row = await _one(
-                db,
+
+        def work(conn: sqlite3.Connection) -> int | None:
+            row = conn.execute(
                 "SELECT supervisor_id FROM invites WHERE code_hash = ? AND used_by IS NULL "
                 "AND expires_at > ?",
                 (code_hash, now_iso()),
-            )
+            ).fetchone()
             if row is None:
                 return None
-            await db.execute(
+            conn.execute(
                 "UPDATE invites SET used_by = ?, used_at = ? WHERE code_hash = ?",
                 (user_id, now_iso(), code_hash),
             )
-            await db.execute(
-                "UPDATE users SET supervisor_id = ? WHERE id = ?", (int(row[0]), user_id)
-            )
+            conn.execute("UPDATE users SET supervisor_id = ? WHERE id = ?", (int(row[0]), user_id))
             return int(row[0])
+
+        return await self._transact(work)
 
     async def integrity_check(self) -> str:
         async with self._read() as db:

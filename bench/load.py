@@ -57,6 +57,7 @@ class Recorder:
     start: float = 0.0
     end: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    by_kind: dict[str, list[float]] = field(default_factory=dict)  # "text", "press"
     kinds: Counter[str] = field(default_factory=Counter)
     replied_in_window: int = 0
     sent_in_window: int = 0
@@ -78,6 +79,7 @@ class Recorder:
             self.unanswered += 1
         else:
             self.latencies.append(replied_at - sent.queued_at)
+            self.by_kind.setdefault(sent.kind, []).append(replied_at - sent.queued_at)
 
 
 class Worker:

@@ -238,11 +238,12 @@ class ReflectionHandlers(HandlerGroup):
             await query.answer(who.texts.text("stale_button"))
             return
         message = query.message if isinstance(query.message, Message) else None
-        # the spinner stopped, the choice marked and the next question: all at once
+        # the next question, the spinner stopped and the choice marked: all at once, the
+        # question first on the wire (it is what the worker waits for)
         await asyncio.gather(
+            self.send(context, who.chat_id, outcome.reply),
             answer_quietly(query),
             close_buttons(message, outcome.chosen),
-            self.send(context, who.chat_id, outcome.reply),
         )
 
     # --- errors --------------------------------------------------------------------------

@@ -148,7 +148,13 @@ class ReflectionService:
             lock = asyncio.Lock()
             self._locks[user_id] = lock
         async with lock:
-            yield
+            try:
+                yield
+            except Exception:
+                # a failed write may have undone the user's registration (its commit is not
+                # waited for): ask storage again next time instead of trusting the cache
+                self._languages.pop(user_id, None)
+                raise
 
     async def _active(self, user_id: int) -> tuple[Reflection, State] | None:
         reflection = await self.storage.active_reflection(user_id)

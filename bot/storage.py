@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -21,6 +22,7 @@ import aiosqlite
 from bot.crypto import MasterKey, Sealer, new_data_key
 from bot.reminders import Reminder
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 Work = Callable[[sqlite3.Connection], T]
 
@@ -216,6 +218,7 @@ class Storage:
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
         self._sealers: dict[int, Sealer] = {}
+        self._new_users: set[int] = set()  # registered by this process, no reflection yet
         self._in_transaction = False
         self._writers = 0  # writes waiting for the connection: a lone write commits at once
         self._lost = False  # the open transaction was undone by SQLite: fail its commit
@@ -288,9 +291,10 @@ class Storage:
         async with self._lock:
             yield self._db
 
-    async def _transact(self, work: Work[T]) -> T:
+    async def _transact(self, work: Work[T], *, wait: bool = True) -> T:
         """Run `work` (plain sqlite3 calls) all or nothing in one trip to the database thread,
-        and return once it is committed to disk.
+        and return once it is committed to disk (with `wait=False`, once the commit that will
+        carry it is scheduled: for writes that hold nothing a worker said).
 
         One trip per write, not one per statement (about 0.1 ms each here; an answer is five).
         A write nobody is queued behind commits in that same trip; otherwise it joins the open
@@ -305,9 +309,8 @@ class Storage:
             if self._db is None:
                 raise StorageError("storage is not open")
             db = self._db
-            mode: _Mode = (
-                "join" if self._in_transaction else "alone" if self._writers == 0 else "first"
-            )
+            alone = self._writers == 0 and wait
+            mode: _Mode = "join" if self._in_transaction else "alone" if alone else "first"
             try:
                 result = await _finish(_on_thread(db, lambda conn: _step(conn, work, mode)))
             except BaseException:
@@ -323,6 +326,9 @@ class Storage:
             committed = self._join_commit()
         finally:
             self._lock.release()
+        if not wait:
+            committed.add_done_callback(_report_failed_commit)
+            return result
         await asyncio.shield(committed)
         return result
 
@@ -352,6 +358,7 @@ class Storage:
                     with contextlib.suppress(sqlite3.Error):
                         await self._db.rollback()
                 self._sealers.clear()  # a key cached from a rolled-back write is gone
+                self._new_users.clear()
                 if isinstance(exc, Exception):
                     done.set_exception(exc)
                 else:
@@ -413,7 +420,13 @@ class Storage:
 
     # --- users ---------------------------------------------------------------------------
     async def ensure_user(self, user_id: int, language: str) -> str:
-        """Create the user (with a fresh data key) on first contact; return their language."""
+        """Create the user (with a fresh data key) on first contact; return their language.
+
+        A new user's row is not waited for: it holds no word of theirs, and the write that
+        stores their first answer comes next and commits both with one fsync. Should the bot
+        die in between, nothing sealed with the key was stored, and the next contact registers
+        them again with a fresh one.
+        """
         key = new_data_key()
         wrapped = self._master.wrap(user_id, key)
 
@@ -427,10 +440,11 @@ class Storage:
             )
             return None
 
-        known = await self._transact(work)
+        known = await self._transact(work, wait=False)
         if known is not None:
             return known
-        self._sealers.setdefault(user_id, Sealer(user_id, key))  # committed: no trip to read it
+        self._sealers.setdefault(user_id, Sealer(user_id, key))  # no trip to read it back
+        self._new_users.add(user_id)
         return language
 
     async def set_language(self, user_id: int, language: str) -> None:
@@ -486,12 +500,15 @@ class Storage:
 
         erased = await self._transact(work)
         self._sealers.pop(user_id, None)
+        self._new_users.discard(user_id)
         async with self._read() as db:
             await db.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)", ())
         return erased
 
     # --- reflections ---------------------------------------------------------------------
     async def active_reflection(self, user_id: int) -> Reflection | None:
+        if user_id in self._new_users:  # just registered: nothing to read
+            return None
         async with self._read() as db:
             row = await _find(db, "user_id = ? AND status = 'active'", (user_id,))
             return await self._reflection(db, row) if row else None
@@ -544,6 +561,7 @@ class Storage:
 
         active = status == "active"
         row = await self._transact(work)
+        self._new_users.discard(user_id)
         return None if row is None else _build_reflection(sealer, row)
 
     async def record_step(
@@ -1004,6 +1022,12 @@ async def _find(
 
 
 _Mode = Literal["alone", "first", "join"]
+
+
+def _report_failed_commit(committed: asyncio.Future[None]) -> None:
+    """For a write nobody waits on: log a failed commit (its type only) instead of dropping it."""
+    if not committed.cancelled() and committed.exception() is not None:
+        log.warning("commit_failed error=%s", type(committed.exception()).__name__)
 
 
 def _step(conn: sqlite3.Connection, work: Work[T], mode: _Mode) -> T:

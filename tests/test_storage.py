@@ -333,7 +333,6 @@ async def test_a_cancelled_write_leaves_the_storage_consistent(tmp_path: Path) -
     path = tmp_path / "db.sqlite3"
     store = Storage(path, MASTER)
     await store.open()
-    await store.ensure_user(1, "fi")
     writes = [asyncio.create_task(store.claim_update(update_id)) for update_id in range(1, 6)]
     await asyncio.sleep(0)  # the first write's trip is on the database thread, the rest queue
     writes[0].cancel()
@@ -355,23 +354,46 @@ async def test_a_full_disk_never_reports_a_lost_write_as_stored(tmp_path: Path) 
     store = Storage(path, MASTER)
     await store.open()
     await store.ensure_user(2, "fi")
+    assert await store.claim_update(1)  # waits for a commit, which carries the user too
     assert store._db is not None
-    (pages,) = await (await store._db.execute("PRAGMA page_count")).fetchone()  # type: ignore[misc]
+    ((pages,),) = await store._db.execute_fetchall("PRAGMA page_count", ())  # type: ignore[misc]
     await store._db.execute(f"PRAGMA max_page_count = {pages + 4}")
-    lone = store.ensure_user(4, "fi")  # commits alone; the next two share a transaction
-    small = store.ensure_user(1, "fi")
+    lone = store.claim_update(4)  # commits alone; the next two share a transaction
+    small = store.claim_update(5)
     huge = store.start_reflection(2, "{}", entry=entry("x" * 200_000))  # needs far more pages
     results = await asyncio.gather(lone, small, huge, return_exceptions=True)
+    assert results[0] is True
     assert isinstance(results[2], BaseException), results
-    results = results[1:]
     with sqlite3.connect(path) as other:
-        users = {r[0] for r in other.execute("SELECT id FROM users")}
+        handled = {r[0] for r in other.execute("SELECT update_id FROM handled_updates")}
         assert other.execute("SELECT COUNT(*) FROM entries").fetchone() == (0,)
-    if isinstance(results[0], BaseException):
-        assert 1 not in users  # told it failed: not stored
+    if isinstance(results[1], BaseException):
+        assert 5 not in handled  # told it failed: not stored
     else:
-        assert 1 in users  # told it was stored: it is on disk
+        assert 5 in handled  # told it was stored: it is on disk
     await store._db.execute("PRAGMA max_page_count = 1073741823")
     await store.ensure_user(3, "fi")  # and the storage goes on working
+    assert await store.claim_update(6)
     assert await store.is_user(3)
+    await store.close()
+
+
+async def test_a_new_user_and_their_first_answer_share_one_commit(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    store = Storage(path, MASTER)
+    await store.open()
+    assert store._db is not None
+    commits: list[str] = []
+    await store._db.set_trace_callback(
+        lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None
+    )
+    assert await store.ensure_user(7, "sv") == "sv"
+    assert await store.active_reflection(7) is None  # known to be new: no read needed
+    opened = await store.start_reflection(7, "{}", update_id=70, entry=entry("första"))
+    assert opened is not None
+    assert len(commits) == 1
+    with sqlite3.connect(path) as other:  # both on disk once the answer's write returned
+        assert other.execute("SELECT language FROM users WHERE id = 7").fetchone() == ("sv",)
+        assert other.execute("SELECT COUNT(*) FROM entries").fetchone() == (1,)
+    assert await store.ensure_user(7, "fi") == "sv"  # the first language stays
     await store.close()

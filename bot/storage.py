@@ -207,7 +207,8 @@ class Storage:
     """The only place that speaks SQL.
 
     Writes are all or nothing (a write that joins an open transaction gets a savepoint) and
-    durable before the writer goes on: a write waits for the commit that carries it. Writes
+    durable before the writer goes on: a write waits for the commit that carries it (a new
+    user's row alone does not; see ensure_user). Writes
     made while a commit is waiting for the connection join that commit (group commit), so
     people writing at the same moment share one fsync instead of queueing for one each.
     """
@@ -431,7 +432,7 @@ class Storage:
         wrapped = self._master.wrap(user_id, key)
 
         def work(conn: sqlite3.Connection) -> str | None:
-            row = conn.execute("SELECT language FROM users WHERE id = ?", (user_id,)).fetchone()
+            row = _first(conn, "SELECT language FROM users WHERE id = ?", (user_id,))
             if row is not None:
                 return str(row[0])
             conn.execute(
@@ -539,6 +540,7 @@ class Storage:
         now = now_iso()
         sealed_state = sealer.seal(state, _STATE)
         values = None if entry is None else _entry_values(sealer, entry, now)
+        active = status == "active"
 
         def work(conn: sqlite3.Connection) -> sqlite3.Row | None:
             if update_id is not None and not _claim(conn, update_id):
@@ -556,10 +558,8 @@ class Storage:
             if values is not None:
                 conn.execute(_INSERT_ENTRY, (reflection_id, *values))
             sql = f"SELECT {_REFLECTION_COLUMNS} FROM reflections r WHERE id = ?"  # noqa: S608
-            row: sqlite3.Row = conn.execute(sql, (reflection_id,)).fetchone()
-            return row
+            return _first(conn, sql, (reflection_id,))
 
-        active = status == "active"
         row = await self._transact(work)
         self._new_users.discard(user_id)
         return None if row is None else _build_reflection(sealer, row)
@@ -616,7 +616,7 @@ class Storage:
         sql = f"SELECT {_REFLECTION_COLUMNS} FROM reflections r WHERE {where}"  # noqa: S608
 
         def work(conn: sqlite3.Connection) -> sqlite3.Row | None:
-            row: sqlite3.Row | None = conn.execute(sql, (user_id,)).fetchone()
+            row = _first(conn, sql, (user_id,))
             if row is not None:
                 conn.execute(
                     "UPDATE reflections SET status = 'cancelled', ended_at = ? WHERE id = ?",
@@ -867,7 +867,7 @@ class Storage:
         )
 
         def work(conn: sqlite3.Connection) -> sqlite3.Row | None:
-            row: sqlite3.Row | None = conn.execute(sql, (reflection_id, supervisor_id)).fetchone()
+            row = _first(conn, sql, (reflection_id, supervisor_id))
             if row is not None and mark_opened and row[8] is None:
                 conn.execute(
                     "UPDATE reflections SET opened_at = ? WHERE id = ?", (now_iso(), reflection_id)
@@ -940,11 +940,12 @@ class Storage:
         """Use an unexpired, unused invite; return its supervisor, tied to the user."""
 
         def work(conn: sqlite3.Connection) -> int | None:
-            row = conn.execute(
+            row = _first(
+                conn,
                 "SELECT supervisor_id FROM invites WHERE code_hash = ? AND used_by IS NULL "
                 "AND expires_at > ?",
                 (code_hash, now_iso()),
-            ).fetchone()
+            )
             if row is None:
                 return None
             conn.execute(
@@ -1022,6 +1023,12 @@ async def _find(
 
 
 _Mode = Literal["alone", "first", "join"]
+
+
+def _first(conn: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> sqlite3.Row | None:
+    """The first row, the statement read to its end: one left mid-way would block the COMMIT."""
+    rows: list[sqlite3.Row] = conn.execute(sql, params).fetchall()
+    return rows[0] if rows else None
 
 
 def _report_failed_commit(committed: asyncio.Future[None]) -> None:

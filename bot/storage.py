@@ -557,8 +557,7 @@ class Storage:
             ).lastrowid
             if values is not None:
                 conn.execute(_INSERT_ENTRY, (reflection_id, *values))
-            sql = f"SELECT {_REFLECTION_COLUMNS} FROM reflections r WHERE id = ?"  # noqa: S608
-            return _first(conn, sql, (reflection_id,))
+            return _first(conn, _reflection_query("id = ?"), (reflection_id,))
 
         row = await self._transact(work)
         self._new_users.discard(user_id)
@@ -612,8 +611,7 @@ class Storage:
 
     async def cancel_active(self, user_id: int) -> Reflection | None:
         """End the user's active reflection, keeping its answers; return it."""
-        where = "user_id = ? AND status = 'active'"
-        sql = f"SELECT {_REFLECTION_COLUMNS} FROM reflections r WHERE {where}"  # noqa: S608
+        sql = _reflection_query("user_id = ? AND status = 'active'")
 
         def work(conn: sqlite3.Connection) -> sqlite3.Row | None:
             row = _first(conn, sql, (user_id,))
@@ -1014,12 +1012,16 @@ def _reminder(row: sqlite3.Row) -> Reminder:
 async def _find(
     db: aiosqlite.Connection, where: str, params: tuple[object, ...]
 ) -> sqlite3.Row | None:
-    """One reflection row; `where` is always a constant condition written in this module.
+    """One reflection row, read through aiosqlite."""
+    return await _one(db, _reflection_query(where), params)
 
-    LIMIT 1: `_one` fetches every row the query yields, and some conditions (with ORDER BY) match
-    many of a user's reflections."""
-    sql = f"SELECT {_REFLECTION_COLUMNS} FROM reflections r WHERE {where} LIMIT 1"  # noqa: S608
-    return await _one(db, sql, params)
+
+def _reflection_query(where: str) -> str:
+    """At most one row of _REFLECTION_COLUMNS; `where` is a constant condition of this module.
+
+    LIMIT 1: the row is read to the end of its statement, and some conditions (with ORDER BY)
+    match many of a user's reflections."""
+    return f"SELECT {_REFLECTION_COLUMNS} FROM reflections r WHERE {where} LIMIT 1"  # noqa: S608
 
 
 _Mode = Literal["alone", "first", "join"]

@@ -273,11 +273,9 @@ async def test_closed_storage_says_so(tmp_path: Path) -> None:
 
 
 async def test_writes_made_together_share_commits_and_a_failed_one_is_undone(
-    tmp_path: Path,
+    storage: Storage,
 ) -> None:
-    path = tmp_path / "db.sqlite3"
-    store = Storage(path, MASTER)
-    await store.open()
+    store, path = storage, storage.path
     commits: list[str] = []
     assert store._db is not None
     await store._db.set_trace_callback(
@@ -305,7 +303,6 @@ async def test_writes_made_together_share_commits_and_a_failed_one_is_undone(
         assert other.execute("SELECT COUNT(*) FROM entries").fetchone() == (20,)
         handled = {r[0] for r in other.execute("SELECT update_id FROM handled_updates")}
     assert handled == {1} | {100 + u for u in users}  # the failed writes' claims undone
-    await store.close()
 
 
 async def test_a_lone_write_is_one_trip_to_the_database_thread(storage: Storage) -> None:
@@ -329,10 +326,8 @@ async def test_a_lone_write_is_one_trip_to_the_database_thread(storage: Storage)
     assert [e.answer for e in await storage.entries(1, opened.id)] == ["vastaus"]
 
 
-async def test_a_cancelled_write_leaves_the_storage_consistent(tmp_path: Path) -> None:
-    path = tmp_path / "db.sqlite3"
-    store = Storage(path, MASTER)
-    await store.open()
+async def test_a_cancelled_write_leaves_the_storage_consistent(storage: Storage) -> None:
+    store, path = storage, storage.path
     writes = [asyncio.create_task(store.claim_update(update_id)) for update_id in range(1, 6)]
     await asyncio.sleep(0)  # the first write's trip is on the database thread, the rest queue
     writes[0].cancel()
@@ -346,13 +341,10 @@ async def test_a_cancelled_write_leaves_the_storage_consistent(tmp_path: Path) -
     assert handled == {1, 2, 4, 5}  # the first was already done when its caller gave up
     assert await store.claim_update(3)
     assert not await store.claim_update(1)
-    await store.close()
 
 
-async def test_a_full_disk_never_reports_a_lost_write_as_stored(tmp_path: Path) -> None:
-    path = tmp_path / "db.sqlite3"
-    store = Storage(path, MASTER)
-    await store.open()
+async def test_a_full_disk_never_reports_a_lost_write_as_stored(storage: Storage) -> None:
+    store, path = storage, storage.path
     await store.ensure_user(2, "fi")
     assert await store.claim_update(1)  # waits for a commit, which carries the user too
     assert store._db is not None
@@ -375,13 +367,10 @@ async def test_a_full_disk_never_reports_a_lost_write_as_stored(tmp_path: Path) 
     await store.ensure_user(3, "fi")  # and the storage goes on working
     assert await store.claim_update(6)
     assert await store.is_user(3)
-    await store.close()
 
 
-async def test_a_new_user_and_their_first_answer_share_one_commit(tmp_path: Path) -> None:
-    path = tmp_path / "db.sqlite3"
-    store = Storage(path, MASTER)
-    await store.open()
+async def test_a_new_user_and_their_first_answer_share_one_commit(storage: Storage) -> None:
+    store, path = storage, storage.path
     assert store._db is not None
     commits: list[str] = []
     await store._db.set_trace_callback(
@@ -396,4 +385,3 @@ async def test_a_new_user_and_their_first_answer_share_one_commit(tmp_path: Path
         assert other.execute("SELECT language FROM users WHERE id = 7").fetchone() == ("sv",)
         assert other.execute("SELECT COUNT(*) FROM entries").fetchone() == (1,)
     assert await store.ensure_user(7, "fi") == "sv"  # the first language stays
-    await store.close()
